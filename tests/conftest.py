@@ -1,0 +1,116 @@
+"""Shared fixtures: a loopback feed server, a capture endpoint for Apprise's json://,
+and a helper that writes a config and runs the real CLI on it."""
+
+from __future__ import annotations
+
+import json
+import os
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.support.httpserver import HTTPServer
+from watcher.cli import cli
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+if not CORPUS.is_dir():
+    CORPUS = Path(os.environ.get("WATCHER_CORPUS", "/nonexistent"))
+
+
+@pytest.fixture
+def server() -> Iterator[HTTPServer]:
+    with HTTPServer() as srv:
+        yield srv
+
+
+@dataclass
+class Item:
+    title: str
+    link: str
+    guid: str | None = None
+    summary: str = ""
+    published: datetime | None = None
+
+
+def rss(*items: Item, title: str = "Test feed") -> str:
+    """An RSS 2.0 document; dates default to now, so first polls alert on them."""
+    parts = []
+    for item in items:
+        when = item.published or datetime.now(UTC)
+        guid = f"<guid isPermaLink='false'>{escape(item.guid)}</guid>" if item.guid else ""
+        parts.append(
+            f"<item><title>{escape(item.title)}</title><link>{escape(item.link)}</link>{guid}"
+            f"<description>{escape(item.summary)}</description>"
+            f"<pubDate>{format_datetime(when)}</pubDate></item>"
+        )
+    return (
+        "<?xml version='1.0' encoding='utf-8'?><rss version='2.0'><channel>"
+        f"<title>{escape(title)}</title><link>http://example.org/</link>"
+        + "".join(parts)
+        + "</channel></rss>"
+    )
+
+
+def days_ago(days: float) -> datetime:
+    return datetime.now(UTC) - timedelta(days=days)
+
+
+class Capture:
+    """Apprise's json:// target: every alert POSTed to the loopback server."""
+
+    def __init__(self, srv: HTTPServer, path: str = "/alerts") -> None:
+        self.srv = srv
+        self.path = path
+        srv.add(path, b"{}", headers={"Content-Type": "application/json"})
+
+    @property
+    def url(self) -> str:
+        return f"json://{self.srv.host}:{self.srv.port}{self.path}"
+
+    def messages(self) -> list[dict[str, str]]:
+        return [json.loads(r.body) for r in self.srv.hits(self.path) if r.method == "POST"]
+
+    def count(self, text: str) -> int:
+        """How many alerts name this text (a story title) in their title or body."""
+        return sum(
+            text in m.get("title", "") + "\n" + m.get("message", "") for m in self.messages()
+        )
+
+
+@pytest.fixture
+def capture(server: HTTPServer) -> Capture:
+    return Capture(server)
+
+
+class Project:
+    """A config file in a temp folder and the CLI run against it, as a user would."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config = root / "config.yaml"
+
+    def write(self, text: str) -> Path:
+        self.config.write_text(textwrap.dedent(text), encoding="utf-8")
+        return self.config
+
+    def run(self, *args: str, env: dict[str, str] | None = None) -> Result:
+        runner = CliRunner()
+        return runner.invoke(
+            cli, ["--config", str(self.config), *args], env=env, catch_exceptions=False
+        )
+
+    @property
+    def database(self) -> Path:
+        return self.root / "watcher.db"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return Project(tmp_path)

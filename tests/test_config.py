@@ -1,0 +1,193 @@
+"""Config errors name the file and the line; every problem is reported at once."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Project
+from watcher.config import load_config, locate_config
+from watcher.core.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def problems(project: Project, text: str, env: dict[str, str] | None = None) -> list[str]:
+    path = project.write(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env or {})
+    return [str(p) for p in info.value.problems]
+
+
+def test_every_problem_is_reported_with_file_and_line(project: Project) -> None:
+    found = problems(
+        project,
+        """\
+        interval: 10m
+        channels:
+          phone: "tgram://${TELEGRAM_BOT_TOKEN}/123"
+        feeds:
+          - name: wire
+            url: http://example.org/a.xml
+          - name: wire
+            url: http://example.org/b.xml
+        rules:
+          - name: hama-rebels
+            query: Hama AND rebels
+            notify: [phone, pager]
+            colour: red
+        """,
+    )
+    path = str(project.config)
+    joined = "\n".join(found)
+    assert f"{path}:13: unknown key 'colour' in rules[1]" in joined
+    # The bad rule does not hide the problems elsewhere in the file.
+    assert (
+        f"{path}:3: channel 'phone': environment variable ${{TELEGRAM_BOT_TOKEN}} is not set"
+        in found
+    )
+    assert f"{path}:7: feed name 'wire' is used twice (first at line 5)" in found
+    assert len(found) == 3
+
+
+def test_semantic_problems_all_at_once(project: Project) -> None:
+    found = problems(
+        project,
+        """\
+        channels:
+          phone: "tgram://${TELEGRAM_BOT_TOKEN}/123"
+        feeds:
+          - name: wire
+            url: http://example.org/a.xml
+          - name: wire
+            url: http://example.org/b.xml
+        rules:
+          - name: hama-rebels
+            query: Hama AND rebels
+            notify: [phone, pager]
+          - name: hama-rebels
+            query: Hama
+        """,
+    )
+    path = str(project.config)
+    assert (
+        f"{path}:2: channel 'phone': environment variable ${{TELEGRAM_BOT_TOKEN}} is not set"
+        in found
+    )
+    assert f"{path}:6: feed name 'wire' is used twice (first at line 4)" in found
+    assert any(
+        p.startswith(f"{path}:11: rule 'hama-rebels': unknown channel 'pager'") for p in found
+    )
+    assert f"{path}:12: rule name 'hama-rebels' is used twice (first at line 9)" in found
+    assert len(found) == 4
+
+
+def test_yaml_typo_names_line_and_column(project: Project) -> None:
+    found = problems(project, "feeds:\n  - name: wire\n    url: [http://x\nrules: []\n")
+    assert len(found) == 1
+    assert found[0].startswith(f"{project.config}:4:")
+    assert "YAML syntax error" in found[0]
+
+
+def test_bad_values_are_named(project: Project) -> None:
+    found = problems(
+        project,
+        """\
+        interval: ten minutes
+        feeds:
+          - name: wire
+            url: ftp://example.org/feed
+        """,
+    )
+    joined = "\n".join(found)
+    assert f"{project.config}:1: interval: 'ten minutes' is not a duration" in joined
+    assert f"{project.config}:4: feeds.0.url: must be an http:// or https:// URL" in joined
+
+
+def test_a_query_that_does_not_parse_names_rule_and_line(project: Project) -> None:
+    found = problems(
+        project,
+        """\
+        rules:
+          - name: broken
+            query: (Hama AND
+        """,
+    )
+    assert len(found) == 1
+    assert found[0].startswith(f"{project.config}:3: rule 'broken':")
+
+
+def test_env_vars_expand_and_relative_database_resolves_next_to_config(project: Project) -> None:
+    path = project.write(
+        """\
+        database: state/w.db
+        interval: 5m
+        max_age: 1d
+        channels:
+          desk: "json://localhost/${HOOK}"
+        feeds:
+          - {name: a, url: "http://example.org/a.xml", interval: 90s}
+          - {name: b, url: "http://example.org/b.xml"}
+        rules:
+          - {name: r, query: Hama, notify: desk}
+        """
+    )
+    config = load_config(path, {"HOOK": "secret"})
+    assert config.database == project.root / "state" / "w.db"
+    assert [f.interval.total_seconds() for f in config.feeds] == [90, 300]
+    assert config.feeds[0].max_age.days == 1
+    assert config.rules[0].notify == ("desk",)
+    assert config.channels["desk"].urls == ("json://localhost/${HOOK}",)
+
+
+def test_config_is_found_by_option_then_env_then_cwd(tmp_path: Path) -> None:
+    assert locate_config("a.yaml", {"WATCHER_CONFIG": "b.yaml"}) == Path("a.yaml")
+    assert locate_config(None, {"WATCHER_CONFIG": "b.yaml"}) == Path("b.yaml")
+    assert locate_config(None, {}) == Path("config.yaml")
+
+
+def test_validate_exits_2_listing_problems_on_stderr(project: Project) -> None:
+    project.write("feeds:\n  - name: a\n    url: nope\n")
+    result = project.run("validate")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert f"{project.config}:3:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_json_lists_problems(project: Project) -> None:
+    project.write("feeds:\n  - name: a\n    url: nope\n")
+    result = project.run("validate", "--json")
+    assert result.exit_code == 2
+    listed = json.loads(result.stdout)
+    assert listed[0]["line"] == 3 and listed[0]["file"] == str(project.config)
+
+
+def test_validate_is_quiet_on_success(project: Project) -> None:
+    project.write("feeds: []\n")
+    result = project.run("validate")
+    assert result.exit_code == 0
+    assert result.output == ""
+
+
+def test_missing_config_is_a_clear_error(tmp_path: Path) -> None:
+    project = Project(tmp_path)
+    result = project.run("once")
+    assert result.exit_code == 2
+    assert "no such file" in result.stderr
+
+
+def test_unusable_database_exits_3(project: Project) -> None:
+    (project.root / "db").mkdir()
+    project.write("database: db\nfeeds: []\n")  # a directory, not a file
+    result = project.run("once")
+    assert result.exit_code == 3
+    assert "cannot use database" in result.stderr
+
+
+def test_the_example_config_validates_as_shipped() -> None:
+    config = load_config(REPO / "config.yaml", {})
+    assert any(rule.name == "hama-rebels" for rule in config.rules)
+    assert len(config.feeds) >= 3

@@ -1,0 +1,509 @@
+"""The rule language, rule compilation, the indexed matcher and snippets."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from watcher.core.errors import QueryError
+from watcher.core.models import Examples, Hit, RuleSpec, Story
+from watcher.core.rules import (
+    CompiledRule,
+    Document,
+    RuleBook,
+    check_examples,
+    compile_rule,
+    prepare,
+    snippet,
+)
+
+
+def story(
+    title: str = "",
+    summary: str = "",
+    content: str = "",
+    *,
+    feed: str = "news",
+    link: str | None = None,
+    author: str = "",
+    categories: tuple[str, ...] = (),
+) -> Story:
+    return Story(
+        feed=feed,
+        guid=None,
+        link=link,
+        title=title,
+        summary=summary,
+        content=content,
+        author=author,
+        categories=categories,
+    )
+
+
+def rule(query: str | None = None, name: str = "r", **kwargs: object) -> CompiledRule:
+    return compile_rule(RuleSpec(name=name, query=query, **kwargs))  # type: ignore[arg-type]
+
+
+def hits(query: str, title: str = "", summary: str = "", **kwargs: object) -> list[Hit]:
+    book = RuleBook([rule(query)])
+    doc = prepare(story(title, summary, **kwargs))  # type: ignore[arg-type]
+    found = book.match(doc)
+    assert found == book.match_naive(doc)
+    return found
+
+
+def matches(query: str, title: str = "", summary: str = "", **kwargs: object) -> bool:
+    return bool(hits(query, title, summary, **kwargs))
+
+
+def error(query: str) -> QueryError:
+    with pytest.raises(QueryError) as caught:
+        rule(query)
+    return caught.value
+
+
+class TestWords:
+    @pytest.mark.parametrize(
+        ("query", "text"),
+        [
+            ("Turkiye", "Türkiye closes border"),
+            ("Türkiye", "TURKIYE closes border"),
+            ("Συρία", "ΣΥΡΙΑ: νέες μάχες"),
+            ("ΣΥΡΙΑ", "Νέες μάχες στη Συρία"),
+            ("Сирия", "СИРИЯ и Турция"),
+            ("ёлка", "Елка на площади"),
+            ("سوريا", "أخبار سُورِيَا اليوم"),
+            ("سوريا", "أخبار ســوريا اليوم"),
+            ("हिन्दी", "हिन्दी समाचार"),
+            ("HAMA", "Rebels shelled hama"),
+        ],
+    )
+    def test_case_and_accents_do_not_matter_in_any_script(self, query: str, text: str) -> None:
+        assert matches(query, text)
+
+    def test_indic_marks_spell_the_word(self) -> None:
+        assert not matches("हिन्दी", "हनद समाचार")
+
+    @pytest.mark.parametrize(
+        ("query", "text"),
+        [
+            ("counterattack", "Army counterattacks near Hama"),
+            ("Hama", "Hamas delegation in Cairo"),
+            ("rebels", "rebel commander"),
+        ],
+    )
+    def test_a_word_matches_only_the_whole_word(self, query: str, text: str) -> None:
+        assert not matches(query, text)
+
+    def test_star_is_the_prefix_form(self) -> None:
+        assert matches("rebel*", "The rebels advanced")
+        assert matches("rebel*", "A rebel commander")
+        assert not matches("rebel*", "Anti-war rally")
+
+    @pytest.mark.parametrize("text", ["Hama's outskirts", "Hama’s outskirts", "HAMA'S outskirts"])
+    def test_apostrophes_separate_words(self, text: str) -> None:
+        assert matches("Hama", text)
+        assert matches("Hama's", text)
+
+    @pytest.mark.parametrize("query", ["al-Sham", '"al Sham"', "al’Sham"])
+    @pytest.mark.parametrize("text", ["Hay'at Tahrir al-Sham", "Tahrir al Sham said"])
+    def test_hyphens_separate_words_in_text_and_query(self, query: str, text: str) -> None:
+        assert matches(query, text)
+
+    def test_a_split_query_word_is_a_phrase_not_two_words(self) -> None:
+        assert not matches("al-Sham", "Sham talks, al fresco")
+
+
+class TestHtml:
+    def test_tags_are_stripped_and_entities_decoded_before_matching(self) -> None:
+        assert matches('"Hama rebels"', "", "<p>In <b>Hama</b> <i>rebels</i> advanced</p>")
+        assert matches("Hama", "", "Hama&#8217;s outskirts")
+        assert matches('"Hama rebels"', "", "Hama&nbsp;rebels")
+
+    def test_markup_is_not_text(self) -> None:
+        assert not matches("hama", "", '<a href="https://hama.example">link</a>')
+        assert not matches("strong", "", "<strong>Rebels</strong>")
+
+    def test_block_tags_do_not_glue_words(self) -> None:
+        assert matches("rebels", "", "<p>Hama</p><p>rebels</p>")
+
+
+class TestPhrases:
+    def test_words_must_be_consecutive_and_in_order(self) -> None:
+        assert matches('"Hama rebels"', "Hama rebels advance")
+        assert not matches('"Hama rebels"', "rebels in Hama")
+        assert not matches('"Hama rebels"', "Hama and rebels")
+
+    def test_a_phrase_does_not_run_from_one_field_into_the_next(self) -> None:
+        assert not matches('"Hama rebels"', "News from Hama", "rebels advanced")
+
+    def test_typographic_quotes_work_too(self) -> None:
+        assert matches("“Hama rebels”", "Hama rebels advance")
+
+    def test_prefixes_inside_a_phrase(self) -> None:
+        assert matches('"rebel* advance*"', "Rebels advanced on Hama")
+
+
+class TestBoolean:
+    def test_and(self) -> None:
+        assert matches("Hama AND rebels", "Rebels shelled Hama")
+        assert not matches("Hama AND rebels", "Army shelled Hama")
+
+    def test_words_side_by_side_mean_and(self) -> None:
+        assert matches("Hama rebels", "Rebels shelled Hama")
+        assert not matches("Hama rebels", "Army shelled Hama")
+
+    def test_or(self) -> None:
+        assert matches("Idlib OR Hama", "Army shelled Hama")
+        assert not matches("Idlib OR Hama", "Army shelled Homs")
+
+    @pytest.mark.parametrize("query", ["Hama NOT Hamas", "Hama -Hamas", "Hama AND NOT Hamas"])
+    def test_not(self, query: str) -> None:
+        assert matches(query, "Rebels shelled Hama")
+        assert not matches(query, "Hamas and Hama")
+
+    def test_a_rule_can_be_all_negative(self) -> None:
+        assert matches("NOT Hamas", "Rebels shelled Hama")
+        assert not matches("-Hamas", "Hamas delegation")
+
+    def test_parentheses_group(self) -> None:
+        query = "(Hama OR Idlib) AND (rebels OR army) -Hamas"
+        assert matches(query, "Army shelled Idlib")
+        assert not matches(query, "Army shelled Homs")
+        assert not matches(query, "Hamas army in Idlib")
+        assert matches("-(Hamas OR Hezbollah) Hama", "Hama news")
+
+    def test_lower_case_operators_are_words(self) -> None:
+        assert matches('"rock and roll"', "rock and roll")
+        assert not matches("rock and roll", "rock roll")
+
+    def test_not_binds_to_one_term(self) -> None:
+        assert matches("NOT Hamas Hama", "Hama news")
+        assert not matches("NOT Hamas Hama", "Hamas news")
+
+
+class TestNear:
+    def test_distance_counts_words_in_either_order(self) -> None:
+        assert matches("Hama NEAR/3 rebels", "Hama, said the rebels")
+        assert matches("Hama NEAR/3 rebels", "rebels reached Hama")
+        assert not matches("Hama NEAR/3 rebels", "Hama is where, they said, rebels went")
+
+    def test_near_1_is_adjacent(self) -> None:
+        assert matches("Hama NEAR/1 rebels", "rebels Hama")
+        assert not matches("Hama NEAR/1 rebels", "rebels near Hama")
+
+    def test_both_words_must_be_in_the_same_field(self) -> None:
+        assert not matches("Hama NEAR/5 rebels", "News from Hama", "rebels advanced")
+
+    def test_phrases_and_alternatives(self) -> None:
+        assert matches('"al Sham" NEAR/2 (Idlib OR Hama)', "Tahrir al-Sham seized Hama")
+        assert not matches('"al Sham" NEAR/2 (Idlib OR Hama)', "Tahrir al-Sham seized Homs")
+
+    def test_one_word_is_not_near_itself(self) -> None:
+        assert not matches("Hama NEAR/3 Hama", "Hama news")
+        assert matches("Hama NEAR/3 Hama", "Hama or Hama")
+
+
+class TestFields:
+    @pytest.mark.parametrize(
+        ("query", "fields"),
+        [
+            ("title:Hama", {"title": "Hama"}),
+            ("summary:Hama", {"summary": "Hama"}),
+            ("content:Hama", {"content": "Hama"}),
+            ("author:Kurdi", {"author": "Lina Kurdi"}),
+            ('url:"example.com"', {"link": "https://www.example.com/syria/hama"}),
+            ("url:hama", {"link": "https://www.example.com/syria/hama-rebels"}),
+            ("category:Syria", {"categories": ("Middle East", "Syria")}),
+            ('feed:"BBC Arabic"', {"feed": "BBC Arabic"}),
+        ],
+    )
+    def test_a_field_scope_searches_that_field(
+        self, query: str, fields: dict[str, object]
+    ) -> None:
+        assert matches(query, **fields)
+
+    def test_a_field_scope_searches_only_that_field(self) -> None:
+        assert not matches("title:Hama", "Syria", "Hama")
+        assert not matches("summary:Hama", "Hama", "Syria")
+
+    def test_unscoped_terms_search_title_summary_and_content(self) -> None:
+        assert matches("Hama", content="Hama")
+        assert not matches("Kurdi", author="Lina Kurdi")
+        assert not matches("Syria", categories=("Syria",))
+        assert not matches("bbc", feed="bbc")
+
+    def test_a_field_scopes_a_group(self) -> None:
+        assert matches("title:(Hama OR Idlib) rebels", "Idlib", "rebels")
+        assert not matches("title:(Hama OR Idlib) rebels", "Homs", "Idlib rebels")
+
+    def test_categories_are_kept_apart(self) -> None:
+        assert not matches('category:"middle east syria"', categories=("Middle East", "Syria"))
+
+    def test_url_words_after_the_scheme(self) -> None:
+        assert matches("url:https://example.com/hama", link="https://example.com/hama")
+
+
+class TestExactCase:
+    def test_equals_sign_asks_for_the_exact_case(self) -> None:
+        assert matches("=HTS", "HTS fighters")
+        assert not matches("=HTS", "hts fighters")
+        assert not matches("=HTS", "Hts fighters")
+
+    def test_accents_stay_optional(self) -> None:
+        assert matches("=Turkiye", "Türkiye")
+        assert not matches("=Turkiye", "TURKIYE")
+
+    def test_exact_case_phrase_and_prefix(self) -> None:
+        assert matches('="Tahrir al-Sham"', "Hay'at Tahrir al-Sham")
+        assert not matches('="Tahrir al-Sham"', "Hay'at tahrir al-sham")
+        assert matches("=HT*", "HTS fighters")
+        assert not matches("=HT*", "hts fighters")
+
+    def test_exact_case_in_a_field(self) -> None:
+        assert matches("title:=HTS", "HTS")
+        assert not matches("title:=HTS", "hts", "HTS")
+
+
+class TestRegex:
+    def test_regex_matches_the_folded_text(self) -> None:
+        assert matches("/turk(ey|iye)/", "Türkiye closes border")
+        assert matches("/TURKEY/", "turkey")
+        assert matches(r"/\d+ (killed|dead)/", "At least 12 killed in Hama")
+        assert not matches(r"/\d+ (killed|dead)/", "Many killed in Hama")
+
+    def test_regex_may_match_inside_words(self) -> None:
+        assert matches("/counterattack/", "counterattacks")
+
+    def test_regex_in_a_field(self) -> None:
+        assert matches("url:/\\/syria\\//", link="https://example.com/syria/hama")
+        assert not matches("title:/hama/", "Syria", "Hama")
+
+    def test_a_hostile_story_cannot_hang_a_regex(self) -> None:
+        started = time.perf_counter()
+        assert not matches("/(a+)+$/", "a" * 30_000 + "!")
+        assert not matches("/(x|x)*y/", "x" * 30_000)
+        assert time.perf_counter() - started < 2.0
+
+    def test_backreferences_are_refused(self) -> None:
+        problem = error(r"/(a)\1/")
+        assert problem.column == 1
+        assert problem.expected == "RE2 syntax"
+
+    def test_an_accented_regex_is_refused_with_its_folded_form(self) -> None:
+        problem = error("/Türk/")
+        assert problem.expected is not None and "/turk/" in problem.expected
+
+
+class TestErrors:
+    @pytest.mark.parametrize(
+        ("query", "column", "expected"),
+        [
+            ("", 1, "a word"),
+            ("Hama AND", 9, "a word"),
+            ("Hama OR", 8, "a word"),
+            ("AND Hama", 1, "a word"),
+            ("(Hama OR Idlib", 15, "')'"),
+            ("Hama)", 5, "end of the query"),
+            ("()", 2, "a word"),
+            ('"Hama rebels', 1, 'closing "'),
+            ("/hama", 1, "closing /"),
+            ("/(hama/", 1, "RE2"),
+            ("titel:Hama", 1, "title:"),
+            ("title: Hama", 7, "a word"),
+            ("Hama rebels OR Idlib", 13, "parentheses"),
+            ("Hama OR Idlib rebels", 6, "parentheses"),
+            ("Hama NEAR rebels", 6, "NEAR/3"),
+            ("Hama NEAR/0 rebels", 6, "NEAR/3"),
+            ("Hama NEAR/2 rebels NEAR/2 army", 20, "AND"),
+            ("(Hama AND rebels) NEAR/2 army", 18, "word or phrase"),
+            ("reb*els", 1, "end of a word"),
+            ("Hama - rebels", 7, "a word"),
+            ("= HTS", 2, "a word"),
+            ("=/hts/", 2, "word or a quoted phrase"),
+            ("'", 1, "a word"),
+            ('""', 1, "words between the quotes"),
+            ("title:(summary:Hama)", 8, None),
+        ],
+    )
+    def test_bad_queries_say_where_and_what_was_expected(
+        self, query: str, column: int, expected: str | None
+    ) -> None:
+        problem = error(query)
+        assert problem.column == column
+        if expected is None:
+            assert problem.expected is None
+        else:
+            assert problem.expected is not None and expected in problem.expected
+        assert f"column {column}" in str(problem)
+
+    def test_a_bad_list_item_is_named(self) -> None:
+        with pytest.raises(QueryError) as caught:
+            rule("Hama", all=("rebels", "army AND"))
+        assert "all item 2" in caught.value.message
+        assert caught.value.column == 9
+        with pytest.raises(QueryError) as caught:
+            rule(None, any=("(Hama",))
+        assert "any item 1" in caught.value.message
+        with pytest.raises(QueryError) as caught:
+            rule("Hama", none=("x OR",))
+        assert "none item 1" in caught.value.message
+
+    def test_a_rule_needs_something_to_match(self) -> None:
+        with pytest.raises(QueryError):
+            rule(None)
+
+    def test_a_word_that_looks_like_an_operator_can_be_quoted(self) -> None:
+        assert matches('"NEAR" "OR"', "near or far")
+
+
+class TestRuleLists:
+    def test_query_all_any_and_none_must_all_hold(self) -> None:
+        compiled = rule(
+            "Syria",
+            all=("rebel*",),
+            any=("Hama", "Idlib"),
+            none=("Hamas", "Gaza"),
+        )
+        book = RuleBook([compiled])
+
+        def check(text: str) -> bool:
+            return bool(book.match(prepare(story(text))))
+
+        assert check("Syria: rebels reach Hama")
+        assert check("Syria: rebels reach Idlib")
+        assert not check("Syria: rebels reach Homs")
+        assert not check("Syria: army reaches Hama")
+        assert not check("Rebels reach Hama")
+        assert not check("Syria: rebels reach Hama, Hamas says")
+        assert not check("Syria: rebels reach Hama, Gaza quiet")
+
+    def test_lists_without_query(self) -> None:
+        book = RuleBook([rule(None, any=("Hama", "Idlib"))])
+        assert book.match(prepare(story("Idlib")))
+        assert not book.match(prepare(story("Homs")))
+
+    def test_feeds_limit_a_rule(self) -> None:
+        book = RuleBook([rule("Hama", feeds=("bbc",)), rule("NOT Gaza", name="n", feeds=("ap",))])
+        assert [h.rule for h in book.match(prepare(story("Hama", feed="bbc")))] == ["r"]
+        assert [h.rule for h in book.match(prepare(story("Hama", feed="ap")))] == ["n"]
+
+
+class TestExamples:
+    def test_the_hama_rule_passes_its_examples(self) -> None:
+        compiled = rule(
+            "Hama rebel*",
+            examples=Examples(
+                match=("Rebels shelled Hama",), no_match=("Hamas delegation in Cairo",)
+            ),
+        )
+        assert check_examples(compiled) == []
+
+    def test_each_failing_example_is_reported(self) -> None:
+        compiled = rule(
+            "Hama OR rebels",
+            examples=Examples(
+                match=("Army shelled Homs", "Rebels shelled Hama"),
+                no_match=("Hamas delegation in Cairo", "Hama rebels"),
+            ),
+        )
+        assert check_examples(compiled) == [
+            'example "Army shelled Homs" should match but does not',
+            'example "Hama rebels" should not match but does',
+        ]
+
+    def test_examples_are_title_and_content_and_ignore_feeds(self) -> None:
+        compiled = rule(
+            "title:Hama content:rebels",
+            feeds=("bbc",),
+            examples=Examples(match=("Hama rebels",)),
+        )
+        assert check_examples(compiled) == []
+
+
+class TestRuleBook:
+    def test_hits_come_in_rule_order_with_their_terms(self) -> None:
+        book = RuleBook(
+            [
+                rule("Idlib", name="idlib"),
+                rule("Hama rebel* -Hamas", name="hama"),
+                rule("army OR rebels", name="either"),
+                rule("-Gaza", name="not-gaza"),
+            ]
+        )
+        doc = prepare(story("Rebels shelled Hama", "The rebel commander spoke"))
+        assert book.match(doc) == [
+            Hit("hama", ("Hama", "rebels", "rebel")),
+            Hit("either", ("rebels",)),
+            Hit("not-gaza", ()),
+        ]
+
+    def test_the_index_only_checks_rules_that_can_match(self) -> None:
+        rules = [rule(f"word{i} OR other{i}", name=f"r{i}") for i in range(100)]
+        rules.append(rule('"Hama rebels" AND NOT Hamas', name="hama"))
+        rules.append(rule("NOT Gaza", name="always"))
+        book = RuleBook(rules)
+        doc = prepare(story("Rebels shelled Hama", "word7"))
+        candidates = [book.rules[i].name for i in book.candidates(doc)]
+        assert candidates == ["r7", "hama", "always"]
+        assert [h.rule for h in book.match(doc)] == ["r7", "always"]
+
+    def test_prefixes_are_indexed(self) -> None:
+        book = RuleBook([rule("rebel*", name="p"), rule("army", name="a")])
+        doc = prepare(story("Rebels shelled Hama"))
+        assert [book.rules[i].name for i in book.candidates(doc)] == ["p"]
+
+    def test_a_document_is_reusable_across_books(self) -> None:
+        doc = prepare(story("Rebels shelled Hama"))
+        assert isinstance(doc, Document)
+        assert RuleBook([rule("Hama")]).match(doc) == RuleBook([rule("Hama")]).match(doc)
+
+
+class TestSnippet:
+    def test_matched_words_are_marked_in_the_original_text(self) -> None:
+        doc = prepare(story("Syria", "<p>Forces of Türkiye&#39;s army met <b>rebels</b>.</p>"))
+        hit = RuleBook([rule("turkiye rebels")]).match(doc)[0]
+        shown = snippet(doc, hit)
+        assert shown.text == "Forces of Türkiye's army met rebels."
+        assert [shown.text[a:b] for a, b in shown.marks] == ["Türkiye", "rebels"]
+
+    def test_a_long_text_is_cut_around_the_first_match_at_word_boundaries(self) -> None:
+        body = " ".join(["filler"] * 100 + ["Rebels", "shelled", "Hama"] + ["tail"] * 100)
+        doc = prepare(story("Syria", body))
+        hit = RuleBook([rule("Hama")]).match(doc)[0]
+        shown = snippet(doc, hit, width=80)
+        assert shown.text.startswith("…") and shown.text.endswith("…")
+        assert len(shown.text) <= 82
+        assert [shown.text[a:b] for a, b in shown.marks] == ["Hama"]
+        assert all(w in ("filler", "Rebels", "shelled", "Hama", "tail") for w in
+                   shown.text.strip("…").split())
+
+    def test_phrases_prefixes_and_regexes_are_marked(self) -> None:
+        doc = prepare(story("", "Hay'at Tahrir al-Sham fighters and rebels near Türkiye"))
+        for query, marked in [
+            ("al-Sham", ["al-Sham"]),
+            ("rebel*", ["rebels"]),
+            ("/turk(ey|iye)/", ["Türkiye"]),
+            ("/fight/", ["fighters"]),
+        ]:
+            hit = RuleBook([rule(query)]).match(doc)[0]
+            shown = snippet(doc, hit)
+            assert [shown.text[a:b] for a, b in shown.marks] == marked, query
+
+    def test_the_body_is_preferred_to_the_title(self) -> None:
+        doc = prepare(story("Hama news", "Rebels entered Hama today"))
+        shown = snippet(doc, RuleBook([rule("Hama")]).match(doc)[0])
+        assert shown.text == "Rebels entered Hama today"
+
+    def test_a_title_only_match_shows_the_title(self) -> None:
+        doc = prepare(story("Hama news", "Nothing else"))
+        shown = snippet(doc, RuleBook([rule("title:Hama")]).match(doc)[0])
+        assert shown.text == "Hama news"
+        assert shown.marks == ((0, 4),)
+
+    def test_a_negative_rule_shows_the_start_of_the_body(self) -> None:
+        doc = prepare(story("Title", "Body text"))
+        shown = snippet(doc, RuleBook([rule("-Gaza")]).match(doc)[0])
+        assert shown.text == "Body text"
+        assert shown.marks == ()

@@ -1,0 +1,394 @@
+"""Config stage: ``config.yaml`` in, a validated ``Config`` out, or every problem at once.
+
+ruamel.yaml keeps each node's line, so pydantic's errors (which name a path
+such as ``rules.2.notify``) are turned back into ``config.yaml:14`` for the user.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from watcher.core.durations import parse_duration
+from watcher.core.errors import ConfigError, Problem, QueryError
+from watcher.core.models import ChannelSpec, Examples, FeedSpec, RuleSpec
+from watcher.core.rules import check_examples, compile_rule
+
+STDOUT_CHANNEL = "stdout"
+ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _duration(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    if not isinstance(value, str | int | float):
+        raise ValueError("expected a duration such as 90s, 10m, 2h or 2d")
+    return parse_duration(value)
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+
+
+def _one_or_many(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeedModel(_Strict):
+    """One feed to poll."""
+
+    name: Name = Field(description="Unique name, used in alerts, logs and status.")
+    url: Annotated[str, Field(pattern=r"^https?://\S+$", description="The feed's http(s) URL.")]
+    interval: Duration | None = Field(None, description="Poll interval; defaults to `interval`.")
+    max_age: Duration | None = Field(
+        None, description="First-poll age limit; defaults to `max_age`."
+    )
+
+
+class ExamplesModel(_Strict):
+    match: list[str] = Field(default_factory=list, description="Texts the rule must match.")
+    no_match: list[str] = Field(default_factory=list, description="Texts it must not match.")
+
+
+class RuleModel(_Strict):
+    """One watch rule."""
+
+    name: Name = Field(description="Unique rule name, shown in alerts.")
+    query: str | None = Field(None, description="A query in the rule language (docs/rules.md).")
+    all: list[str] = Field(default_factory=list, description="Queries that must all match.")
+    any: list[str] = Field(default_factory=list, description="Queries of which one must match.")
+    none: list[str] = Field(default_factory=list, description="Queries that must not match.")
+    feeds: list[str] | None = Field(None, description="Limit the rule to these feed names.")
+    notify: Annotated[list[str], BeforeValidator(_one_or_many)] = Field(
+        default_factory=lambda: [STDOUT_CHANNEL], description="Channel names to alert."
+    )
+    examples: ExamplesModel | None = None
+
+
+class ConfigModel(_Strict):
+    """The whole of config.yaml (version 1)."""
+
+    version: int = Field(1, ge=1, le=1, description="Config format version.")
+    database: str = Field("watcher.db", description="SQLite file, relative to this file's folder.")
+    interval: Duration = Field(timedelta(minutes=10), description="Default poll interval.")
+    max_age: Duration = Field(
+        timedelta(days=2), description="A new feed alerts only on stories this recent."
+    )
+    channels: dict[Name, Annotated[list[str], BeforeValidator(_one_or_many)]] = Field(
+        default_factory=dict, description="Channel name -> Apprise URL or list of URLs."
+    )
+    feeds: list[FeedModel] = Field(default_factory=list)
+    rules: list[RuleModel] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration, ready for the pipeline."""
+
+    path: Path
+    database: Path
+    interval: timedelta
+    max_age: timedelta
+    channels: Mapping[str, ChannelSpec]
+    feeds: tuple[FeedSpec, ...]
+    rules: tuple[RuleSpec, ...]
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+
+def locate_config(option: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path:
+    """``--config``, else ``$WATCHER_CONFIG``, else ``./config.yaml``."""
+    if option:
+        return Path(option)
+    if env.get("WATCHER_CONFIG"):
+        return Path(env["WATCHER_CONFIG"])
+    return Path("config.yaml")
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate; raises ``ConfigError`` listing every problem found."""
+    env = dict(os.environ if env is None else env)
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            [Problem(shown, None, "no such file (use --config PATH or set WATCHER_CONFIG)")]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(shown, None, f"cannot read: {exc}")]) from None
+    return parse_config(text, path, env)
+
+
+def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
+    """Validate config text; ``path`` is only used to name the file and resolve the database."""
+    shown = str(path)
+    yaml = YAML(typ="rt")
+    try:
+        data = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        column = mark.column + 1 if mark is not None else None
+        message = f"YAML syntax error: {exc.problem or exc.context}"
+        raise ConfigError([Problem(shown, line, message, column)]) from None
+    if data is None:
+        data = CommentedMap()
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(shown, 1, "the file must be a mapping of settings")])
+
+    problems: list[Problem] = []
+    parts = _validate_parts(data, shown, problems)
+    model = parts.top
+    channels = _channels(model, data, shown, env, problems)
+    feeds = _feeds(parts, data, shown, problems)
+    rules = _rules(parts, data, shown, channels, {f.name for f in feeds}, problems)
+    if problems:
+        problems.sort(key=lambda p: p.line or 0)
+        raise ConfigError(problems)
+    database = Path(os.path.expanduser(model.database))
+    if not database.is_absolute():
+        database = path.parent / database
+    return Config(
+        path=path,
+        database=database,
+        interval=model.interval,
+        max_age=model.max_age,
+        channels=channels,
+        feeds=feeds,
+        rules=rules,
+        env=env,
+    )
+
+
+@dataclass
+class _Parts:
+    """The validated top level, and each valid feed and rule with its index in the file."""
+
+    top: ConfigModel
+    feeds: list[tuple[int, FeedModel]] = field(default_factory=list)
+    rules: list[tuple[int, RuleModel]] = field(default_factory=list)
+
+
+def _validate_parts(data: Any, shown: str, problems: list[Problem]) -> _Parts:
+    """Validate the top level, then each feed and rule alone, so one bad item hides no other."""
+    top = {k: v for k, v in data.items() if k not in ("feeds", "rules")}
+    try:
+        model = ConfigModel.model_validate(top)
+    except ValidationError as exc:
+        problems.extend(
+            Problem(shown, _line_of(data, e["loc"]), _describe(e)) for e in exc.errors()
+        )
+        model = ConfigModel.model_validate({})
+    parts = _Parts(model)
+    item_model: type[FeedModel] | type[RuleModel]
+    for key, item_model in (("feeds", FeedModel), ("rules", RuleModel)):
+        items = data.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            problems.append(Problem(shown, _line_of(data, (key,)), f"{key}: expected a list"))
+            continue
+        for index, item in enumerate(items):
+            try:
+                getattr(parts, key).append((index, item_model.model_validate(item)))
+            except ValidationError as exc:
+                for err in exc.errors():
+                    loc = (key, index, *err["loc"])
+                    problems.append(
+                        Problem(shown, _line_of(data, loc), _describe(err | {"loc": loc}))
+                    )
+    return parts
+
+
+def _channels(
+    model: ConfigModel, data: Any, shown: str, env: Mapping[str, str], problems: list[Problem]
+) -> dict[str, ChannelSpec]:
+    channels: dict[str, ChannelSpec] = {}
+    for name, urls in model.channels.items():
+        line = _line_of(data, ("channels", name))
+        if name == STDOUT_CHANNEL:
+            problems.append(
+                Problem(shown, line, f"channel '{name}' is built in; pick another name")
+            )
+            continue
+        if not urls:
+            problems.append(Problem(shown, line, f"channel '{name}' has no URL"))
+        for url in urls:
+            for var in ENV_VAR.findall(url):
+                if var not in env:
+                    problems.append(
+                        Problem(
+                            shown,
+                            line,
+                            f"channel '{name}': environment variable ${{{var}}} is not set",
+                        )
+                    )
+        channels[name] = ChannelSpec(name=name, urls=tuple(urls), line=line)
+    return channels
+
+
+def _feeds(parts: _Parts, data: Any, shown: str, problems: list[Problem]) -> tuple[FeedSpec, ...]:
+    model = parts.top
+    feeds: list[FeedSpec] = []
+    seen: dict[str, int | None] = {}
+    for index, feed in parts.feeds:
+        line = _line_of(data, ("feeds", index))
+        if feed.name in seen:
+            problems.append(
+                Problem(
+                    shown,
+                    line,
+                    f"feed name '{feed.name}' is used twice (first at line {seen[feed.name]})",
+                )
+            )
+            continue
+        seen[feed.name] = line
+        feeds.append(
+            FeedSpec(
+                name=feed.name,
+                url=feed.url,
+                interval=feed.interval or model.interval,
+                max_age=feed.max_age if feed.max_age is not None else model.max_age,
+                line=line,
+            )
+        )
+    return tuple(feeds)
+
+
+def _rules(
+    parts: _Parts,
+    data: Any,
+    shown: str,
+    channels: Mapping[str, ChannelSpec],
+    feed_names: set[str],
+    problems: list[Problem],
+) -> tuple[RuleSpec, ...]:
+    rules: list[RuleSpec] = []
+    seen: dict[str, int | None] = {}
+    for index, rule in parts.rules:
+        line = _line_of(data, ("rules", index))
+        where = f"rule '{rule.name}'"
+        if rule.name in seen:
+            problems.append(
+                Problem(
+                    shown,
+                    line,
+                    f"rule name '{rule.name}' is used twice (first at line {seen[rule.name]})",
+                )
+            )
+            continue
+        seen[rule.name] = line
+        for channel in rule.notify:
+            if channel != STDOUT_CHANNEL and channel not in channels:
+                known = ", ".join([STDOUT_CHANNEL, *channels]) or STDOUT_CHANNEL
+                problems.append(
+                    Problem(
+                        shown,
+                        _line_of(data, ("rules", index, "notify")) or line,
+                        f"{where}: unknown channel '{channel}' (known: {known})",
+                    )
+                )
+        for feed in rule.feeds or ():
+            if feed not in feed_names:
+                problems.append(
+                    Problem(
+                        shown,
+                        _line_of(data, ("rules", index, "feeds")) or line,
+                        f"{where}: unknown feed '{feed}'",
+                    )
+                )
+        if not (rule.query or rule.all or rule.any):
+            problems.append(Problem(shown, line, f"{where}: needs a query (or all/any lists)"))
+            continue
+        examples = rule.examples or ExamplesModel()
+        spec = RuleSpec(
+            name=rule.name,
+            query=rule.query,
+            all=tuple(rule.all),
+            any=tuple(rule.any),
+            none=tuple(rule.none),
+            feeds=tuple(rule.feeds) if rule.feeds is not None else None,
+            notify=tuple(dict.fromkeys(rule.notify)),
+            examples=Examples(match=tuple(examples.match), no_match=tuple(examples.no_match)),
+            line=line,
+        )
+        try:
+            compiled = compile_rule(spec)
+        except QueryError as exc:
+            query_line = _line_of(data, ("rules", index, "query")) or line
+            problems.append(Problem(shown, query_line, f"{where}: {exc}"))
+            continue
+        example_line = _line_of(data, ("rules", index, "examples")) or line
+        for failure in check_examples(compiled):
+            problems.append(Problem(shown, example_line, f"{where}: {failure}"))
+        rules.append(spec)
+    return tuple(rules)
+
+
+def _line_of(data: Any, loc: tuple[int | str, ...] | list[int | str]) -> int | None:
+    """The 1-based line of the deepest node along ``loc`` that the YAML document has."""
+    node = data
+    line: int | None = None
+    for key in loc:
+        try:
+            if isinstance(node, CommentedMap) and key in node:
+                line = node.lc.key(key)[0] + 1
+                node = node[key]
+            elif isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
+                line = node.lc.item(key)[0] + 1
+                node = node[key]
+            else:
+                break
+        except (KeyError, IndexError, TypeError, AttributeError):
+            break
+    return line
+
+
+def _describe(err: Any) -> str:
+    loc = ".".join(str(part) for part in err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key '{err['loc'][-1]}' in {_parent(err['loc'])}"
+    if kind == "missing":
+        return f"{_parent(err['loc'])} is missing required key '{err['loc'][-1]}'"
+    message = str(err["msg"])
+    if kind == "value_error":
+        message = message.removeprefix("Value error, ")
+    if kind == "string_pattern_mismatch" and err["loc"][-1] == "url":
+        message = "must be an http:// or https:// URL"
+    elif kind == "string_pattern_mismatch":
+        message = "names take letters, digits, '.', '_' and '-' only"
+    return f"{loc}: {message}"
+
+
+def _parent(loc: tuple[int | str, ...]) -> str:
+    parts = loc[:-1]
+    if not parts:
+        return "the top level"
+    if len(parts) >= 2 and isinstance(parts[1], int):
+        return f"{parts[0]}[{parts[1] + 1}]" + "".join(f".{p}" for p in parts[2:])
+    return ".".join(str(p) for p in parts)
+
+
+def expand_env(template: str, env: Mapping[str, str]) -> str:
+    """Fill ``${VAR}`` from the environment; the config loader has checked each is set."""
+    return ENV_VAR.sub(lambda m: env.get(m.group(1), ""), template)
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of config.yaml, for editors."""
+    return ConfigModel.model_json_schema()

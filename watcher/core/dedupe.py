@@ -1,0 +1,103 @@
+"""Story identity: which fetched stories are new, decided without touching storage.
+
+A story is known by its GUID (scoped to its feed unless the GUID is itself a
+URL) and by its canonical link, so the same link in two feeds, or a feed that
+re-publishes old items, is one story.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Set
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from watcher.core.models import Story
+
+# Query parameters that only say where a click came from, never which page it is.
+_TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "hsa_", "itm_", "at_")
+_TRACKING_NAMES = frozenset(
+    {
+        "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "igshid", "mkt_tok",
+        "cmpid", "ncid", "ocid", "ref_src", "ref_url", "smid", "_ga", "spm",
+        "__twitter_impression",
+    }
+)  # fmt: skip
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_url(url: str) -> str:
+    """Lower-case scheme and host, drop default port, fragment and tracking parameters."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").rstrip(".")
+    netloc = host
+    if port is not None and _DEFAULT_PORTS.get(scheme) != port:
+        netloc = f"{host}:{port}"
+    if parts.username or parts.password:
+        netloc = f"{parts.username or ''}{':' + parts.password if parts.password else ''}@{netloc}"
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
+    )
+    path = parts.path or ("/" if netloc else "")
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def _is_tracking(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _TRACKING_NAMES or lowered.startswith(_TRACKING_PREFIXES)
+
+
+def _looks_like_url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
+def identity_keys(story: Story) -> tuple[str, ...]:
+    """Every key under which this story may have been seen before."""
+    keys: list[str] = []
+    if story.link:
+        keys.append("link:" + canonical_url(story.link))
+    if story.guid:
+        if _looks_like_url(story.guid):
+            key = "link:" + canonical_url(story.guid)
+        else:
+            key = f"guid:{story.feed}\x1f{story.guid.strip()}"
+        if key not in keys:
+            keys.append(key)
+    if not keys:
+        # No GUID and no link: the title within its feed is all that identifies it.
+        keys.append(f"title:{story.feed}\x1f{story.title.strip()}")
+    return tuple(keys)
+
+
+@dataclass(frozen=True, slots=True)
+class NewStory:
+    """A story not seen before, with the keys to remember it by."""
+
+    story: Story
+    keys: tuple[str, ...]
+
+
+def select_new(stories: Iterable[Story], known: Set[str]) -> list[NewStory]:
+    """Stories none of whose keys are known, also deduplicated within the batch."""
+    seen = set(known)
+    fresh: list[NewStory] = []
+    for story in stories:
+        keys = identity_keys(story)
+        if any(key in seen for key in keys):
+            continue
+        seen.update(keys)
+        fresh.append(NewStory(story, keys))
+    return fresh
+
+
+def is_recent(story: Story, now: datetime, max_age: timedelta) -> bool:
+    """Whether a story may alert on a feed's first poll; undated stories count as recent."""
+    if story.published is None:
+        return True
+    return now - story.published <= max_age

@@ -1,0 +1,112 @@
+"""Plain data that flows through the pipeline.
+
+Stage types are named by where they flow: a ``FetchedFeed`` leaves fetch, a
+``ParsedFeed`` of ``Story`` items leaves parse, ``Hit`` leaves match, an
+``Alert`` goes to deliver.  All are immutable dataclasses so any stage can be
+tested on its own with literal values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """One feed as configured by the user."""
+
+    name: str
+    url: str
+    interval: timedelta
+    max_age: timedelta
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Examples:
+    """Texts a rule's author says it must (or must not) match; checked at load."""
+
+    match: tuple[str, ...] = ()
+    no_match: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """One watch rule as configured by the user (not yet compiled)."""
+
+    name: str
+    query: str | None = None
+    all: tuple[str, ...] = ()
+    any: tuple[str, ...] = ()
+    none: tuple[str, ...] = ()
+    feeds: tuple[str, ...] | None = None
+    notify: tuple[str, ...] = ("stdout",)
+    examples: Examples = field(default_factory=Examples)
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSpec:
+    """A named destination: one or more Apprise URLs (``${VAR}`` still unexpanded)."""
+
+    name: str
+    urls: tuple[str, ...]
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """One news item as read from a feed, before any decision is taken on it.
+
+    ``title``, ``summary`` and ``content`` are as the feed gave them (they may
+    hold HTML); matching normalises them once.
+    """
+
+    feed: str
+    guid: str | None
+    link: str | None
+    title: str
+    summary: str = ""
+    content: str = ""
+    author: str = ""
+    categories: tuple[str, ...] = ()
+    published: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """What parse makes of a feed body: its stories, and the problem if it was malformed."""
+
+    title: str
+    stories: tuple[Story, ...]
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A rule that matched a story, with the words that made it match (for highlighting)."""
+
+    rule: str
+    terms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Snippet:
+    """A short piece of story text; ``marks`` are (start, end) offsets of matched words."""
+
+    text: str
+    marks: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """What a channel is told: one rule matched one story."""
+
+    rule: str
+    feed: str
+    title: str
+    link: str | None
+    published: datetime | None
+    snippet: Snippet = field(default_factory=lambda: Snippet(""))
+    also_reported_by: tuple[str, ...] = ()

@@ -1,0 +1,122 @@
+"""Text normalisation shared by matching, dedupe and clustering.
+
+Every field of a story is treated as HTML and folded once, so that rules,
+dedupe and clustering all see the same words.
+"""
+
+from __future__ import annotations
+
+import html
+import unicodedata
+
+import regex
+
+_SPACE = regex.compile(r"\s+")
+_TAG_NAME = regex.compile(r"/?([a-zA-Z][a-zA-Z0-9]*)")
+# Elements whose content is never prose: dropped with their content when closed.
+_RAW_BLOCKS = frozenset({"script", "style", "template"})
+# Tags that separate words when rendered, so removing them must leave a space.
+_BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt",
+        "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+        "hr", "img", "li", "main", "nav", "ol", "p", "pre", "section", "table", "td",
+        "th", "tr", "ul",
+    }
+)  # fmt: skip
+# Accents on Latin, Greek and Cyrillic letters are optional: drop the combining
+# marks that follow a letter of those scripts (after NFKD decomposition).  Marks
+# after letters of other scripts (Indic vowel signs, viramas) spell the word.
+_OPTIONAL_MARK_AFTER_LETTER = regex.compile(
+    r"(?<=[\p{Latin}\p{Greek}\p{Cyrillic}]\p{Mn}*)\p{Mn}+", regex.V1
+)
+# Arabic short vowels (harakat), superscript alef, Quranic marks and tatweel.
+_ARABIC_OPTIONAL = regex.compile(r"[\u064B-\u065F\u0670\u06D6-\u06ED\u0640]")
+# A word: letters, marks and digits.  ``regex`` keeps Indic vowel signs and
+# viramas inside the word, where ``re``'s ``\w`` would cut it.
+WORD = regex.compile(r"[\p{L}\p{M}\p{N}]+")
+
+
+def html_to_text(markup: str) -> str:
+    """Strip tags and decode entities; block elements become spaces so words never fuse.
+
+    A single linear scan (no backtracking regex) so that hostile markup, such
+    as thousands of unclosed ``<a`` or ``<!--``, cannot stall the daemon.
+    """
+    if "<" not in markup and "&" not in markup:
+        return _squeeze(markup)
+    out: list[str] = []
+    lowered: str | None = None  # built on demand to find closing tags case-insensitively
+    unclosed: set[str] = set()  # raw blocks known to have no closing tag further on
+    i, n = 0, len(markup)
+    while i < n:
+        j = markup.find("<", i)
+        if j < 0:
+            out.append(markup[i:])
+            break
+        out.append(markup[i:j])
+        if markup.startswith("<!--", j):
+            k = markup.find("-->", j + 4)
+            if k >= 0:
+                i = k + 3
+                continue
+        nxt = markup[j + 1 : j + 2]
+        if not (nxt.isascii() and (nxt.isalpha() or nxt in "/!?")):
+            out.append("<")
+            i = j + 1
+            continue
+        k = markup.find(">", j + 1)
+        if k < 0:  # no tag can close after here: the rest is text
+            out.append(markup[j:])
+            break
+        i = k + 1
+        named = _TAG_NAME.match(markup, j + 1, k)
+        name = named.group(1).lower() if named else ""
+        if name in _RAW_BLOCKS and markup[j + 1] != "/" and name not in unclosed:
+            if lowered is None:
+                lowered = markup.lower() if markup.isascii() else _ascii_lower(markup)
+            end = lowered.find("</" + name, i)
+            if end >= 0:
+                close = markup.find(">", end)
+                i = n if close < 0 else close + 1
+                out.append(" ")
+                continue
+            unclosed.add(name)
+        out.append(" " if name in _BLOCK_TAGS else "")
+    return _squeeze(html.unescape("".join(out)))
+
+
+def _squeeze(text: str) -> str:
+    squeezed: str = _SPACE.sub(" ", text)
+    return squeezed.strip()
+
+
+def _ascii_lower(text: str) -> str:
+    """Lower-case ASCII letters only, so offsets stay those of ``text``."""
+    return text.translate(_ASCII_LOWER)
+
+
+_ASCII_LOWER = {c: c + 32 for c in range(ord("A"), ord("Z") + 1)}
+
+
+def fold_keep_case(text: str) -> str:
+    """NFKC with optional marks removed but case kept: what exact-case matching compares."""
+    if text.isascii():
+        return text
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped: str = _OPTIONAL_MARK_AFTER_LETTER.sub("", decomposed)
+    stripped = _ARABIC_OPTIONAL.sub("", stripped)
+    return unicodedata.normalize("NFKC", stripped)
+
+
+def fold(text: str) -> str:
+    """NFKC, casefold, optional marks removed: the form every comparison uses."""
+    if text.isascii():
+        return text.lower()
+    return fold_keep_case(text).casefold()
+
+
+def words(text: str) -> list[str]:
+    """Split already-folded text into words: runs of letters, marks and digits."""
+    found: list[str] = WORD.findall(text)
+    return found

@@ -1,0 +1,653 @@
+"""Fetching feeds over HTTP without letting one bad server hurt the others.
+
+Every fetch is bounded in time (connect, read and a total deadline), in size
+(raw and decompressed bytes, counted while streaming) and in concurrency
+(globally and per host). Every failure comes back as a ``FeedError`` in the
+result, worded for the user; ``Fetcher.fetch`` never raises for anything a
+network or server does.
+
+Error ``kind`` values: ``timeout``, ``connect``, ``http``, ``too_large``,
+``redirect``, ``protocol``, ``encoding``, ``url`` and ``internal``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import socket
+import ssl
+import zlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from types import TracebackType
+
+import httpx
+
+from watcher import __version__
+from watcher.core.errors import FeedError
+from watcher.core.politeness import parse_max_age, parse_retry_after
+
+log = logging.getLogger("watcher.fetch")
+
+MB = 1024 * 1024
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECT_CODES = frozenset({301, 308})
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, "
+    "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
+)
+# Only encodings we can inflate under a cap; brotli's Python API cannot bound its output.
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_user_agent() -> str:
+    return f"watcher/{__version__} (+https://github.com/watcher)"
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """Limits for fetching; per feed, only the timeouts, caps, redirects and agent apply."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    deadline: float = 60.0
+    max_body_bytes: int = 10 * MB
+    max_decoded_bytes: int = 10 * MB
+    max_redirects: int = 5
+    global_concurrency: int = 32
+    per_host_concurrency: int = 2
+    user_agent: str = field(default_factory=default_user_agent)
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "read_timeout", "deadline"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be a positive number of seconds")
+        for name in ("max_body_bytes", "max_decoded_bytes", "global_concurrency"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.per_host_concurrency < 1:
+            raise ValueError("per_host_concurrency must be at least 1")
+        if self.max_redirects < 0:
+            raise ValueError("max_redirects must be 0 or more")
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    feed: str
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    settings: FetchSettings | None = None
+
+
+@dataclass(frozen=True)
+class FetchedFeed:
+    """What one fetch produced.
+
+    On 304 and on errors ``etag``/``last_modified`` carry the request's values
+    over, so the caller can store them unconditionally.
+    """
+
+    feed: str
+    url: str
+    final_url: str
+    status: int | None
+    body: bytes | None
+    content_type: str | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    permanent_url: str | None
+    error: FeedError | None
+    retry_after: datetime | None
+    max_age: timedelta | None
+    elapsed: float
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304 and self.error is None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class _Fail(Exception):
+    """Internal: abort this fetch with a user-facing error."""
+
+    def __init__(self, error: FeedError, status: int | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.status = status
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+def _size(n: int) -> str:
+    if n >= MB:
+        return f"{n / MB:.3g} MB"
+    if n >= 1024:
+        return f"{n / 1024:.3g} KB"
+    return f"{n} bytes"
+
+
+def _wait(delta: timedelta) -> str:
+    seconds = max(0, round(delta.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 2 * 3600:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.3g} h"
+
+
+# ---------------------------------------------------------------- decompression
+
+
+class _Decoder:
+    """Inflates a Content-Encoding incrementally, never producing more than ``limit`` bytes."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        self.encoding = encoding
+        self.limit = limit
+        self.produced = 0
+        self._d: zlib._Decompress | None = None
+        self._pending = b""  # too few bytes yet to recognise the (next) stream
+        self._members = 0
+        self._ignore = False
+
+    def _start(self, data: bytes) -> bool:
+        """Pick the zlib mode from the first bytes; False while more bytes are needed."""
+        if len(data) < 2:
+            return False
+        if self.encoding == "gzip":
+            if data[:2] != b"\x1f\x8b":
+                if self._members:  # junk after a complete member: ignored, as browsers do
+                    self._ignore = True
+                    return False
+                raise _Fail(FeedError("the body is not valid gzip data", kind="encoding"))
+            self._d = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        else:
+            # Servers send "deflate" both zlib-wrapped (correct) and raw; browsers accept both.
+            wrapped = (data[0] & 0x0F) == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            self._d = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        return True
+
+    def feed(self, data: bytes) -> bytes:
+        out: list[bytes] = []
+        data = self._pending + data
+        self._pending = b""
+        while data and not self._ignore:
+            if self._d is None and not self._start(data):
+                self._pending = b"" if self._ignore else data
+                break
+            assert self._d is not None
+            try:
+                # Ask for one byte more than allowed: getting it proves the cap is exceeded
+                # without ever inflating a bomb further than that.
+                piece = self._d.decompress(data, self.limit - self.produced + 1)
+            except zlib.error as exc:
+                raise _Fail(
+                    FeedError(f"the {self.encoding} body is corrupt ({exc})", kind="encoding")
+                ) from exc
+            self.produced += len(piece)
+            if self.produced > self.limit:
+                raise _Fail(
+                    FeedError(
+                        f"body larger than {_size(self.limit)} when decompressed", kind="too_large"
+                    )
+                )
+            out.append(piece)
+            data = self._d.unconsumed_tail
+            if self._d.eof:
+                self._members += 1
+                data = self._d.unused_data
+                self._d = None
+                # gzip allows several members back to back; after a deflate stream, only junk.
+                self._ignore = self.encoding != "gzip"
+        return b"".join(out)
+
+
+class _Identity:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.produced = 0
+
+    def feed(self, data: bytes) -> bytes:
+        self.produced += len(data)
+        if self.produced > self.limit:
+            raise _Fail(FeedError(f"body larger than {_size(self.limit)}", kind="too_large"))
+        return data
+
+
+def _decoder(content_encoding: str | None, limit: int) -> _Decoder | _Identity:
+    codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
+    codings = [c for c in codings if c and c != "identity"]
+    if not codings:
+        return _Identity(limit)
+    if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "deflate"):
+        return _Decoder("gzip" if codings[0] == "x-gzip" else codings[0], limit)
+    raise _Fail(
+        FeedError(
+            f"the server used a compression watcher cannot read: {', '.join(codings)}",
+            kind="encoding",
+        )
+    )
+
+
+# ---------------------------------------------------------------- error wording
+
+_DNS_HINTS = (
+    "name or service not known",
+    "nodename nor servname",
+    "temporary failure in name resolution",
+    "no address associated",
+    "getaddrinfo failed",
+    "name resolution",
+)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what it wraps: httpx hides the useful OS error a few levels down."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _connect_error(exc: BaseException, url: httpx.URL) -> FeedError:
+    chain = _causes(exc)
+    text = "; ".join(str(e) for e in chain if str(e)).lower()
+    where = f"{url.host}:{url.port}" if url.port else url.host
+    if any(isinstance(e, socket.gaierror) for e in chain) or any(h in text for h in _DNS_HINTS):
+        return FeedError(f"could not resolve host {url.host}", kind="connect")
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
+        return FeedError(f"connection refused by {where}", kind="connect")
+    if "unreachable" in text:
+        return FeedError(f"network unreachable for {where}", kind="connect")
+    for e in chain:
+        if isinstance(e, ssl.SSLCertVerificationError):
+            reason = e.verify_message or str(e)
+            return FeedError(
+                f"the TLS certificate of {url.host} is not valid: {reason}", kind="connect"
+            )
+        if isinstance(e, ssl.SSLError):
+            reason = e.reason or str(e)
+            return FeedError(f"TLS handshake with {url.host} failed: {reason}", kind="connect")
+    return FeedError(f"could not connect to {where}: {exc}", kind="connect")
+
+
+def _status_error(status: int, retry_after: datetime | None, now: datetime) -> FeedError:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    code = f"HTTP {status}"
+    words = {
+        401: "authentication required",
+        403: "access denied",
+        404: "not found",
+        410: "gone: the feed was removed",
+        429: "rate limited",
+        503: "service unavailable",
+    }
+    if status in words:
+        message = f"{words[status]} ({code})"
+    elif 500 <= status < 600:
+        message = f"server error ({code}{' ' + phrase if phrase else ''})"
+    elif 400 <= status < 500:
+        message = f"request refused ({code}{' ' + phrase if phrase else ''})"
+    else:
+        message = f"unexpected response ({code}{' ' + phrase if phrase else ''})"
+    if retry_after is not None:
+        message += f"; the server asks to wait {_wait(retry_after - now)}"
+    return FeedError(message, kind="http", status=status)
+
+
+def _url_problem(url: str) -> FeedError | None:
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        return FeedError(f"invalid URL {url!r}: {exc}", kind="url")
+    if parsed.scheme not in ("http", "https"):
+        scheme = parsed.scheme or "none"
+        return FeedError(f"unsupported URL scheme {scheme!r} (use http or https)", kind="url")
+    if not parsed.host:
+        return FeedError(f"invalid URL {url!r}: no host", kind="url")
+    return None
+
+
+# ---------------------------------------------------------------- the fetcher
+
+
+@dataclass
+class _Trace:
+    """What has happened so far, so that a failure can still report it."""
+
+    final_url: str
+    status: int | None = None
+    started: float | None = None
+    received: int = 0
+    expected: int | None = None
+    reading_body: bool = False
+
+
+@dataclass(frozen=True)
+class _Redirect:
+    location: str
+    permanent: bool
+
+
+class Fetcher:
+    """Fetches feeds through one shared HTTP client; use as ``async with Fetcher(...)``."""
+
+    def __init__(self, settings: FetchSettings, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.settings = settings
+        self._clock = clock
+        self._client: httpx.AsyncClient | None = None
+        self._global = asyncio.Semaphore(settings.global_concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        self._client = httpx.AsyncClient(
+            follow_redirects=False,
+            # Concurrency is bounded by our semaphores; the pool must never be the bottleneck.
+            limits=httpx.Limits(
+                max_connections=None,
+                max_keepalive_connections=self.settings.global_concurrency,
+            ),
+            # Feeds need no cookies; a shared jar would leak them between feeds and grow.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+        )
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    @asynccontextmanager
+    async def _slot(self, host: str) -> AsyncIterator[None]:
+        # Host first, then global: a queue of feeds for one busy host must not hold
+        # global slots that feeds of other hosts could use.
+        sem = self._hosts.get(host)
+        if sem is None:
+            sem = self._hosts[host] = asyncio.Semaphore(self.settings.per_host_concurrency)
+        async with sem, self._global:
+            yield
+
+    async def fetch(self, req: FetchRequest) -> FetchedFeed:
+        """Fetch one feed; every failure is reported in ``FetchedFeed.error``, never raised."""
+        if self._client is None:
+            raise RuntimeError("Fetcher must be used as 'async with Fetcher(...)'")
+        settings = req.settings or self.settings
+        trace = _Trace(final_url=req.url)
+        loop = asyncio.get_running_loop()
+        called = loop.time()
+
+        def failed(error: FeedError, status: int | None = None) -> FetchedFeed:
+            return self._result(req, trace, called, status=status or trace.status, error=error)
+
+        problem = _url_problem(req.url)
+        if problem is not None:
+            return failed(problem)
+        try:
+            return await self._fetch(req, settings, trace, called)
+        except _Fail as exc:
+            return failed(exc.error, exc.status)
+        except TimeoutError:
+            return failed(
+                FeedError(f"timed out after {_seconds(settings.deadline)}", kind="timeout")
+            )
+        except httpx.ConnectTimeout:
+            return failed(
+                FeedError(
+                    f"could not connect within {_seconds(settings.connect_timeout)}",
+                    kind="timeout",
+                )
+            )
+        except httpx.TimeoutException:
+            waited = "without receiving data" if trace.reading_body else "waiting for a response"
+            return failed(
+                FeedError(
+                    f"timed out after {_seconds(settings.read_timeout)} {waited}", kind="timeout"
+                )
+            )
+        except httpx.ConnectError as exc:
+            return failed(_connect_error(exc, httpx.URL(trace.final_url)))
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            return failed(self._lost(exc, trace))
+        except httpx.WriteError as exc:
+            return failed(
+                FeedError(f"the connection broke while sending the request: {exc}", kind="connect")
+            )
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            return failed(FeedError(f"invalid URL {trace.final_url!r}: {exc}", kind="url"))
+        except (httpx.HTTPError, OSError, ssl.SSLError) as exc:
+            return failed(FeedError(f"request failed: {exc or type(exc).__name__}", kind="connect"))
+        except Exception as exc:  # a bug of ours must not take down the other feeds
+            log.exception("unexpected error fetching feed %r from %s", req.feed, trace.final_url)
+            return failed(
+                FeedError(f"unexpected error: {type(exc).__name__}: {exc}", kind="internal")
+            )
+
+    @staticmethod
+    def _lost(exc: Exception, trace: _Trace) -> FeedError:
+        if trace.reading_body:
+            got = f"{_size(trace.received)}"
+            if trace.expected is not None:
+                got += f" of {_size(trace.expected)}"
+            return FeedError(
+                f"the connection closed before the whole body arrived (got {got})",
+                kind="protocol",
+            )
+        text = str(exc)
+        if "without sending a response" in text or not text:
+            return FeedError("the server closed the connection without answering", kind="protocol")
+        return FeedError(f"the server sent an invalid HTTP response: {text}", kind="protocol")
+
+    async def _fetch(
+        self, req: FetchRequest, settings: FetchSettings, trace: _Trace, called: float
+    ) -> FetchedFeed:
+        assert self._client is not None
+        loop = asyncio.get_running_loop()
+        timeout = httpx.Timeout(
+            connect=settings.connect_timeout,
+            read=settings.read_timeout,
+            write=settings.read_timeout,
+            pool=settings.connect_timeout,
+        )
+        headers = {
+            "User-Agent": settings.user_agent,
+            "Accept": ACCEPT,
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
+        if req.etag:
+            headers["If-None-Match"] = req.etag
+        if req.last_modified:
+            headers["If-Modified-Since"] = req.last_modified
+        visited = [req.url]
+        permanent_url: str | None = None
+        all_permanent = True
+        # The deadline starts once the first request may go out: time queued behind
+        # other feeds' slots is not this feed's fault.
+        async with asyncio.timeout(None) as deadline:
+            for _hop in range(settings.max_redirects + 1):
+                url = httpx.URL(trace.final_url)
+                async with self._slot(url.host):
+                    if trace.started is None:
+                        trace.started = loop.time()
+                        deadline.reschedule(trace.started + settings.deadline)
+                    outcome = await self._request(req, settings, trace, called, headers, timeout)
+                if isinstance(outcome, FetchedFeed):
+                    if permanent_url is not None and outcome.error is None:
+                        log.warning(
+                            "feed %r moved permanently: %s -> %s (using the new URL from now on)",
+                            req.feed,
+                            req.url,
+                            permanent_url,
+                        )
+                        return replace(outcome, permanent_url=permanent_url)
+                    return outcome
+                target = str(url.join(outcome.location))
+                problem = _url_problem(target)
+                if problem is not None:
+                    raise _Fail(
+                        FeedError(f"redirected to an unusable URL: {problem}", kind="redirect"),
+                        trace.status,
+                    )
+                if target in visited:
+                    chain = " -> ".join([*visited[visited.index(target) :], target])
+                    raise _Fail(FeedError(f"redirect loop: {chain}", kind="redirect"), trace.status)
+                visited.append(target)
+                all_permanent = all_permanent and outcome.permanent
+                if all_permanent:
+                    permanent_url = target
+                trace.final_url = target
+        raise _Fail(
+            FeedError(f"too many redirects (more than {settings.max_redirects})", kind="redirect"),
+            trace.status,
+        )
+
+    async def _request(
+        self,
+        req: FetchRequest,
+        settings: FetchSettings,
+        trace: _Trace,
+        called: float,
+        headers: dict[str, str],
+        timeout: httpx.Timeout,
+    ) -> FetchedFeed | _Redirect:
+        assert self._client is not None
+        trace.reading_body = False
+        async with self._client.stream(
+            "GET", trace.final_url, headers=headers, timeout=timeout
+        ) as resp:
+            status = trace.status = resp.status_code
+            if status in REDIRECT_CODES:
+                location = resp.headers.get("location")
+                if not location:
+                    raise _Fail(
+                        FeedError(
+                            f"redirect (HTTP {status}) without a Location header", kind="redirect"
+                        ),
+                        status,
+                    )
+                return _Redirect(location, status in PERMANENT_REDIRECT_CODES)
+            max_age = parse_max_age(resp.headers.get("cache-control"))
+            content_type = resp.headers.get("content-type")
+            if status == 304:
+                return self._result(
+                    req,
+                    trace,
+                    called,
+                    status=status,
+                    content_type=content_type,
+                    etag=resp.headers.get("etag") or req.etag,
+                    last_modified=resp.headers.get("last-modified") or req.last_modified,
+                    max_age=max_age,
+                )
+            if not 200 <= status < 300:
+                now = self._clock()
+                retry_after = None
+                if status in (429, 503):
+                    retry_after = parse_retry_after(resp.headers.get("retry-after"), now)
+                return self._result(
+                    req,
+                    trace,
+                    called,
+                    status=status,
+                    error=_status_error(status, retry_after, now),
+                    retry_after=retry_after,
+                )
+            body = await self._read_body(resp, settings, trace)
+            return self._result(
+                req,
+                trace,
+                called,
+                status=status,
+                body=body,
+                content_type=content_type,
+                etag=resp.headers.get("etag"),
+                last_modified=resp.headers.get("last-modified"),
+                body_hash=hashlib.sha256(body).hexdigest(),
+                max_age=max_age,
+            )
+
+    @staticmethod
+    async def _read_body(resp: httpx.Response, settings: FetchSettings, trace: _Trace) -> bytes:
+        cap = _size(settings.max_body_bytes)
+        too_large = FeedError(f"body larger than {cap}", kind="too_large")
+        length = resp.headers.get("content-length")
+        if length is not None and re.fullmatch(r"\s*\d+\s*", length):
+            trace.expected = int(length)
+            if trace.expected > settings.max_body_bytes:
+                raise _Fail(too_large, resp.status_code)
+        decoder = _decoder(resp.headers.get("content-encoding"), settings.max_decoded_bytes)
+        chunks: list[bytes] = []
+        trace.reading_body = True
+        try:
+            async for raw in resp.aiter_raw():
+                trace.received += len(raw)
+                if trace.received > settings.max_body_bytes:
+                    raise _Fail(too_large, resp.status_code)
+                chunks.append(decoder.feed(raw))
+        except _Fail as exc:
+            exc.status = resp.status_code
+            raise
+        trace.reading_body = False
+        return b"".join(chunks)
+
+    def _result(
+        self,
+        req: FetchRequest,
+        trace: _Trace,
+        called: float,
+        *,
+        status: int | None = None,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        body_hash: str | None = None,
+        error: FeedError | None = None,
+        retry_after: datetime | None = None,
+        max_age: timedelta | None = None,
+    ) -> FetchedFeed:
+        if error is not None:
+            etag, last_modified = req.etag, req.last_modified
+        now = asyncio.get_running_loop().time()
+        return FetchedFeed(
+            feed=req.feed,
+            url=req.url,
+            final_url=trace.final_url,
+            status=status,
+            body=body,
+            content_type=content_type,
+            etag=etag,
+            last_modified=last_modified,
+            body_hash=body_hash,
+            permanent_url=None,
+            error=error,
+            retry_after=retry_after,
+            max_age=max_age,
+            elapsed=now - (trace.started if trace.started is not None else called),
+        )

@@ -1,0 +1,78 @@
+"""Logging set-up: readable lines for people, JSON for log shippers, no doubled timestamps.
+
+Secrets never reach the log because channel URLs are only ever logged in
+their ``${VAR}`` form (see ``deliver.mask_url``); this module adds a last
+filter that masks the values of environment variables named in channel URLs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterable
+from typing import TextIO
+
+
+class _Redact(logging.Filter):
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if len(s) >= 4]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            message = record.getMessage()
+            for secret in self.secrets:
+                message = message.replace(secret, "***")
+            record.msg, record.args = message, None
+        return True
+
+
+class _JSONFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+_handler: logging.Handler | None = None
+
+
+def setup_logging(level: str = "info", fmt: str = "text", stream: TextIO | None = None) -> None:
+    """Configure the root logger once; calling again replaces the previous set-up."""
+    global _handler
+    root = logging.getLogger()
+    if _handler is not None:
+        root.removeHandler(_handler)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(_JSONFormatter())
+    elif os.environ.get("JOURNAL_STREAM") or os.environ.get("INVOCATION_ID"):
+        # journald stamps every line itself.
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"
+            )
+        )
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    _handler = handler
+    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "apprise"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def redact(secrets: Iterable[str]) -> None:
+    """Mask these values wherever they would appear in a log line."""
+    if _handler is not None:
+        for old in [f for f in _handler.filters if isinstance(f, _Redact)]:
+            _handler.removeFilter(old)
+        _handler.addFilter(_Redact(secrets))

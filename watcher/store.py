@@ -1,0 +1,394 @@
+"""Storage: the SQLite file that remembers feeds, stories, alerts and the outbox.
+
+Every write that belongs to one decision happens in one transaction, so a
+crash leaves either nothing or everything of a poll: a story is never marked
+seen without its alerts being queued for delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from watcher.core.dedupe import NewStory, canonical_url
+from watcher.core.errors import StoreError
+from watcher.core.models import Alert, Snippet
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
+
+
+def from_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _migration_1(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE feeds (
+            name TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            first_polled_at TEXT,
+            last_fetch TEXT,
+            last_success TEXT,
+            last_status INTEGER,
+            last_error TEXT,
+            problem TEXT,
+            failing_since TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            next_poll TEXT,
+            items INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE stories (
+            id INTEGER PRIMARY KEY,
+            feed TEXT NOT NULL,
+            guid TEXT,
+            link TEXT,
+            canonical_link TEXT,
+            title TEXT NOT NULL,
+            summary TEXT NOT NULL DEFAULT '',
+            content TEXT NOT NULL DEFAULT '',
+            author TEXT NOT NULL DEFAULT '',
+            categories TEXT NOT NULL DEFAULT '[]',
+            published TEXT,
+            seen_at TEXT NOT NULL
+        );
+        CREATE INDEX stories_seen_at ON stories (seen_at);
+        CREATE TABLE story_keys (
+            key TEXT PRIMARY KEY,
+            story_id INTEGER NOT NULL REFERENCES stories (id)
+        ) WITHOUT ROWID;
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            story_id INTEGER NOT NULL REFERENCES stories (id),
+            rule TEXT NOT NULL,
+            snippet TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            UNIQUE (story_id, rule)
+        );
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER NOT NULL REFERENCES alerts (id),
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            next_attempt TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            UNIQUE (alert_id, channel)
+        );
+        CREATE INDEX deliveries_due ON deliveries (status, next_attempt);
+        """
+    )
+
+
+# Append only: each entry moves a database from version N to N+1.
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_migration_1,)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the last polls of a feed left behind."""
+
+    name: str
+    url: str
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    first_polled_at: datetime | None
+    consecutive_failures: int
+    failing_since: datetime | None
+    next_poll: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    """One (alert, channel) pair waiting in the outbox."""
+
+    id: int
+    channel: str
+    attempts: int
+    created_at: datetime
+    alert: Alert
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedAlert:
+    """A rule hit to record, and the channels it must reach."""
+
+    story_index: int
+    rule: str
+    channels: tuple[str, ...]
+    snippet: Snippet
+
+
+class Store:
+    """The only module that speaks SQL."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite_utils.Database(path)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self.db.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot use database {path}: {exc}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    @property
+    def version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        current = self.version
+        if current > len(MIGRATIONS):
+            raise StoreError(
+                f"database {self.path} is version {current}, newer than this watcher "
+                f"understands ({len(MIGRATIONS)}): upgrade watcher"
+            )
+        for number in range(current, len(MIGRATIONS)):
+            with self.db.atomic():
+                MIGRATIONS[number](self.db)
+                self.db.execute(f"PRAGMA user_version = {number + 1}")
+
+    # -- feeds -------------------------------------------------------------
+
+    def feed_state(self, name: str) -> FeedState | None:
+        row = self._one("SELECT * FROM feeds WHERE name = ?", [name])
+        if row is None:
+            return None
+        return FeedState(
+            name=row["name"],
+            url=row["url"],
+            etag=row["etag"],
+            last_modified=row["last_modified"],
+            body_hash=row["body_hash"],
+            first_polled_at=from_iso(row["first_polled_at"]),
+            consecutive_failures=row["consecutive_failures"],
+            failing_since=from_iso(row["failing_since"]),
+            next_poll=from_iso(row["next_poll"]),
+        )
+
+    def record_failure(
+        self,
+        name: str,
+        url: str,
+        *,
+        status: int | None,
+        error: str,
+        now: datetime,
+        next_poll: datetime | None,
+    ) -> None:
+        with self.db.atomic():
+            self._ensure_feed(name, url)
+            self.db.execute(
+                """UPDATE feeds SET last_fetch = ?, last_status = ?, last_error = ?,
+                   consecutive_failures = consecutive_failures + 1,
+                   failing_since = COALESCE(failing_since, ?), next_poll = ? WHERE name = ?""",
+                [iso(now), status, error, iso(now), iso(next_poll), name],
+            )
+
+    def record_success(
+        self,
+        name: str,
+        url: str,
+        *,
+        status: int | None,
+        now: datetime,
+        next_poll: datetime | None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        body_hash: str | None = None,
+        items: int | None = None,
+        problem: str | None = None,
+        new_stories: Sequence[NewStory] = (),
+        alerts: Sequence[QueuedAlert] = (),
+    ) -> int:
+        """Record a good fetch and everything decided from it, atomically; returns alerts queued."""
+        queued = 0
+        with self.db.atomic():
+            self._ensure_feed(name, url)
+            self.db.execute(
+                """UPDATE feeds SET url = ?, last_fetch = ?, last_success = ?, last_status = ?,
+                   last_error = NULL, failing_since = NULL, consecutive_failures = 0,
+                   next_poll = ?, first_polled_at = COALESCE(first_polled_at, ?),
+                   etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),
+                   body_hash = COALESCE(?, body_hash), items = COALESCE(?, items),
+                   problem = ? WHERE name = ?""",
+                [
+                    url,
+                    iso(now),
+                    iso(now),
+                    status,
+                    iso(next_poll),
+                    iso(now),
+                    etag,
+                    last_modified,
+                    body_hash,
+                    items,
+                    problem,
+                    name,
+                ],
+            )
+            story_ids = [self._insert_story(new, now) for new in new_stories]
+            for queued_alert in alerts:
+                queued += self._queue_alert(story_ids[queued_alert.story_index], queued_alert, now)
+        return queued
+
+    def _ensure_feed(self, name: str, url: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO feeds (name, url) VALUES (?, ?)", [name, url])
+
+    def _insert_story(self, new: NewStory, now: datetime) -> int:
+        story = new.story
+        cursor = self.db.execute(
+            """INSERT INTO stories (feed, guid, link, canonical_link, title, summary, content,
+               author, categories, published, seen_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+            [
+                story.feed,
+                story.guid,
+                story.link,
+                canonical_url(story.link) if story.link else None,
+                story.title,
+                story.summary,
+                story.content,
+                story.author,
+                json.dumps(list(story.categories)),
+                iso(story.published),
+                iso(now),
+            ],
+        )
+        story_id = int(cursor.lastrowid or 0)
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO story_keys (key, story_id) VALUES (?, ?)",
+            [(key, story_id) for key in new.keys],
+        )
+        return story_id
+
+    def _queue_alert(self, story_id: int, queued: QueuedAlert, now: datetime) -> int:
+        snippet = json.dumps({"text": queued.snippet.text, "marks": queued.snippet.marks})
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO alerts (story_id, rule, snippet, created_at) VALUES (?,?,?,?)",
+            [story_id, queued.rule, snippet, iso(now)],
+        )
+        if not cursor.rowcount:
+            return 0
+        alert_id = cursor.lastrowid
+        self.db.conn.executemany(
+            """INSERT OR IGNORE INTO deliveries (alert_id, channel, next_attempt, created_at)
+               VALUES (?, ?, ?, ?)""",
+            [(alert_id, channel, iso(now), iso(now)) for channel in queued.channels],
+        )
+        return 1
+
+    def known_keys(self, keys: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(keys))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                row[0]
+                for row in self.db.execute(
+                    f"SELECT key FROM story_keys WHERE key IN ({marks})", chunk
+                ).fetchall()
+            )
+        return found
+
+    def feeds_status(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM feeds ORDER BY name"))
+
+    # -- outbox ------------------------------------------------------------
+
+    def due_deliveries(
+        self, now: datetime, *, include_failed_early: bool = False
+    ) -> list[PendingDelivery]:
+        """Pending rows whose next attempt is due (every pending row with the flag)."""
+        sql = """SELECT d.id, d.channel, d.attempts, d.created_at, a.rule, a.snippet,
+                        s.feed, s.title, s.link, s.published
+                 FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+                 JOIN stories s ON s.id = a.story_id
+                 WHERE d.status = 'pending'"""
+        params: list[Any] = []
+        if not include_failed_early:
+            sql += " AND d.next_attempt <= ?"
+            params.append(iso(now))
+        sql += " ORDER BY d.id"
+        pending = []
+        for row in self.db.query(sql, params):
+            snippet = json.loads(row["snippet"] or "{}")
+            pending.append(
+                PendingDelivery(
+                    id=row["id"],
+                    channel=row["channel"],
+                    attempts=row["attempts"],
+                    created_at=datetime.fromisoformat(row["created_at"]),
+                    alert=Alert(
+                        rule=row["rule"],
+                        feed=row["feed"],
+                        title=row["title"],
+                        link=row["link"],
+                        published=from_iso(row["published"]),
+                        snippet=Snippet(
+                            snippet.get("text", ""),
+                            tuple(tuple(m) for m in snippet.get("marks", ())),
+                        ),
+                    ),
+                )
+            )
+        return pending
+
+    def mark_sent(self, delivery_id: int, now: datetime) -> None:
+        with self.db.atomic():
+            self.db.execute(
+                """UPDATE deliveries SET status = 'sent', sent_at = ?, attempts = attempts + 1,
+                   last_error = NULL WHERE id = ?""",
+                [iso(now), delivery_id],
+            )
+
+    def mark_failed(
+        self, delivery_id: int, error: str, next_attempt: datetime, *, give_up: bool = False
+    ) -> None:
+        with self.db.atomic():
+            self.db.execute(
+                """UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = ?,
+                   next_attempt = ? WHERE id = ?""",
+                ["failed" if give_up else "pending", error, iso(next_attempt), delivery_id],
+            )
+
+    def outbox(self) -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                """SELECT d.id, d.channel, d.status, d.attempts, d.last_error, d.next_attempt,
+                          d.created_at, a.rule, s.feed, s.title, s.link
+                   FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+                   JOIN stories s ON s.id = a.story_id
+                   WHERE d.status != 'sent' ORDER BY d.id"""
+            )
+        )
+
+    def count(self, table: str, where: str = "1", params: Sequence[Any] = ()) -> int:
+        return int(
+            self.db.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()[0]
+        )
+
+    def _one(self, sql: str, params: Sequence[Any]) -> dict[str, Any] | None:
+        rows = list(self.db.query(sql, params))
+        return rows[0] if rows else None
