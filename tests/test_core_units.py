@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from watcher.core.dedupe import canonical_url, identity_keys, is_recent, select_new
-from watcher.core.durations import format_duration, parse_duration
 from watcher.core.errors import FeedError
 from watcher.core.models import Story
 from watcher.core.parse import parse_feed
+from watcher.core.units import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

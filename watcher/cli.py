@@ -112,20 +112,24 @@ def run(obj: Context) -> None:
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON report on stdout.")
+@click.option(
+    "--force", is_flag=True, help="Also poll feeds held by a server's Retry-After or a backoff."
+)
 @click.pass_obj
-def once(obj: Context, as_json: bool) -> None:
+def once(obj: Context, as_json: bool, force: bool) -> None:
     """Poll every feed now, match, deliver, and exit.
 
-    Exits 0 when the pass ran, even if some feeds failed (they are logged);
-    2 on a bad config, 3 on an unusable database.
+    Feeds inside a server-requested delay or an error backoff are left alone
+    unless --force.  Exits 0 when the pass ran, even if some feeds failed (they
+    are logged); 2 on a bad config, 3 on an unusable database.
     """
     config = guarded(obj.config)
-    report = guarded(lambda: asyncio.run(_once(config, as_json)))
+    report = guarded(lambda: asyncio.run(_once(config, as_json, force)))
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
 
 
-async def _once(config: Config, as_json: bool) -> dict[str, Any]:
+async def _once(config: Config, as_json: bool, force: bool) -> dict[str, Any]:
     from rich.progress import Progress
 
     from watcher.pipeline import open_pipeline
@@ -138,13 +142,13 @@ async def _once(config: Config, as_json: bool) -> dict[str, Any]:
                 task = progress.add_task("polling feeds", total=len(feeds))
 
                 async def tracked(feed: Any) -> Any:
-                    outcome = await pipeline.poll(feed)
+                    outcome = await pipeline.poll(feed, force=force)
                     progress.advance(task)
                     return outcome
 
                 outcomes = list(await asyncio.gather(*(tracked(f) for f in feeds)))
         else:
-            outcomes = await pipeline.poll_all(feeds)
+            outcomes = await pipeline.poll_all(feeds, force=force)
         delivery = await pipeline.deliver_due(everything=True)
     failed = [o for o in outcomes if not o.ok]
     if failed and not as_json:
@@ -173,6 +177,80 @@ def validate(obj: Context, as_json: bool) -> None:
         sys.exit(EXIT_CONFIG)
     if as_json:
         click.echo("[]")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@click.pass_obj
+def feeds(obj: Context, as_json: bool) -> None:
+    """Show every configured feed's health: last fetch, status, error, failures, next poll."""
+    from watcher.store import Store
+
+    config = guarded(obj.config)
+    store = guarded(lambda: Store(config.database))
+    try:
+        rows = feed_health(config, store.feeds_status())
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for column in (
+        "feed",
+        "url",
+        "last fetch",
+        "status",
+        "items",
+        "failures",
+        "next poll",
+        "error",
+    ):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row["name"],
+            row["url"],
+            _short_time(row["last_fetch"]),
+            str(row["last_status"] or "-"),
+            str(row["items"]),
+            str(row["consecutive_failures"]),
+            _short_time(row["next_poll"]) or "now",
+            row["last_error"] or row["problem"] or "",
+            style="red" if row["consecutive_failures"] else None,
+        )
+    Console().print(table)
+
+
+def feed_health(config: Config, stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per configured feed (in config order), whether or not it was ever polled."""
+    by_name = {row["name"]: row for row in stored}
+    rows = []
+    for feed in config.feeds:
+        row = by_name.get(feed.name, {})
+        rows.append(
+            {
+                "name": feed.name,
+                "url": feed.url,
+                "polled_url": row.get("effective_url") or feed.url,
+                "last_fetch": row.get("last_fetch"),
+                "last_status": row.get("last_status"),
+                "last_error": row.get("last_error"),
+                "problem": row.get("problem"),
+                "items": row.get("items", 0),
+                "consecutive_failures": row.get("consecutive_failures", 0),
+                "failing_since": row.get("failing_since"),
+                "next_poll": row.get("next_poll"),
+                "held_until": row.get("hold_until"),
+            }
+        )
+    return rows
+
+
+def _short_time(value: str | None) -> str:
+    return value.replace("T", " ").removesuffix("+00:00") if value else ""
 
 
 def main() -> None:

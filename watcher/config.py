@@ -19,10 +19,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from watcher.core.durations import parse_duration
 from watcher.core.errors import ConfigError, Problem, QueryError
 from watcher.core.models import ChannelSpec, Examples, FeedSpec, RuleSpec
 from watcher.core.rules import check_examples, compile_rule
+from watcher.core.units import parse_duration, parse_size
 
 STDOUT_CHANNEL = "stdout"
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -36,7 +36,14 @@ def _duration(value: object) -> timedelta:
     return parse_duration(value)
 
 
+def _size(value: object) -> int:
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        raise ValueError("expected a size such as 10MB")
+    return parse_size(value)
+
+
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Size = Annotated[int, BeforeValidator(_size), Field(ge=1)]
 Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 
@@ -48,6 +55,31 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class FeedFetchModel(_Strict):
+    """Fetch limits a single feed may override."""
+
+    connect_timeout: Duration | None = Field(None, description="Time to open a connection.")
+    read_timeout: Duration | None = Field(None, description="Longest wait for the next bytes.")
+    deadline: Duration | None = Field(None, description="Longest a whole fetch may take.")
+    max_body: Size | None = Field(None, description="Largest body accepted (e.g. 10MB).")
+    max_decoded: Size | None = Field(None, description="Largest body after decompression.")
+    max_redirects: int | None = Field(None, ge=0, le=20, description="Redirects followed.")
+
+
+class FetchModel(FeedFetchModel):
+    """Fetch limits for every feed."""
+
+    concurrency: int = Field(32, ge=1, le=1000, description="Feeds fetched at once, in all.")
+    per_host: int = Field(2, ge=1, le=100, description="Feeds fetched at once from one host.")
+    cache_max_age_cap: Duration = Field(
+        timedelta(hours=1),
+        description="Honour a server's Cache-Control max-age up to this long (0 ignores it).",
+    )
+    backoff_cap: Duration = Field(
+        timedelta(hours=6), description="Longest wait between polls of a failing feed."
+    )
+
+
 class FeedModel(_Strict):
     """One feed to poll."""
 
@@ -57,6 +89,7 @@ class FeedModel(_Strict):
     max_age: Duration | None = Field(
         None, description="First-poll age limit; defaults to `max_age`."
     )
+    fetch: FeedFetchModel | None = Field(None, description="This feed's own fetch limits.")
 
 
 class ExamplesModel(_Strict):
@@ -91,6 +124,15 @@ class ConfigModel(_Strict):
     channels: dict[Name, Annotated[list[str], BeforeValidator(_one_or_many)]] = Field(
         default_factory=dict, description="Channel name -> Apprise URL or list of URLs."
     )
+    fetch: FetchModel = Field(default_factory=lambda: FetchModel(), description="Fetch limits.")
+    feed_alert_after: Duration = Field(
+        timedelta(hours=24),
+        description="Notify `health_notify` once when a feed has failed this long.",
+    )
+    health_notify: Annotated[list[str], BeforeValidator(_one_or_many)] = Field(
+        default_factory=lambda: [STDOUT_CHANNEL],
+        description="Channels told when a feed breaks for long, and when it recovers.",
+    )
     feeds: list[FeedModel] = Field(default_factory=list)
     rules: list[RuleModel] = Field(default_factory=list)
 
@@ -106,6 +148,9 @@ class Config:
     channels: Mapping[str, ChannelSpec]
     feeds: tuple[FeedSpec, ...]
     rules: tuple[RuleSpec, ...]
+    fetch: FetchModel = field(default_factory=lambda: FetchModel())
+    feed_alert_after: timedelta = timedelta(hours=24)
+    health_notify: tuple[str, ...] = (STDOUT_CHANNEL,)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
@@ -154,6 +199,10 @@ def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
     parts = _validate_parts(data, shown, problems)
     model = parts.top
     channels = _channels(model, data, shown, env, problems)
+    for channel in model.health_notify:
+        if channel != STDOUT_CHANNEL and channel not in channels:
+            line = _line_of(data, ("health_notify",))
+            problems.append(Problem(shown, line, f"health_notify: unknown channel '{channel}'"))
     feeds = _feeds(parts, data, shown, problems)
     rules = _rules(parts, data, shown, channels, {f.name for f in feeds}, problems)
     if problems:
@@ -170,6 +219,9 @@ def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
         channels=channels,
         feeds=feeds,
         rules=rules,
+        fetch=model.fetch,
+        feed_alert_after=model.feed_alert_after,
+        health_notify=tuple(dict.fromkeys(model.health_notify)),
         env=env,
     )
 
@@ -263,6 +315,11 @@ def _feeds(parts: _Parts, data: Any, shown: str, problems: list[Problem]) -> tup
                 url=feed.url,
                 interval=feed.interval or model.interval,
                 max_age=feed.max_age if feed.max_age is not None else model.max_age,
+                fetch=tuple(
+                    (key, value)
+                    for key, value in (feed.fetch.model_dump() if feed.fetch else {}).items()
+                    if value is not None
+                ),
                 line=line,
             )
         )

@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TextIO
 
 import apprise
 
 from watcher.config import STDOUT_CHANNEL, expand_env
-from watcher.core.models import Alert, ChannelSpec
+from watcher.core.models import Alert, ChannelSpec, Notice
 from watcher.core.render import Format, Message, Renderer, format_for_url
 
 log = logging.getLogger(__name__)
@@ -81,8 +81,11 @@ class Deliverer:
 
     async def send(self, channel: str, alert: Alert) -> str | None:
         """Send one alert; returns None on success or the reason it failed."""
+        return await self._send(channel, lambda fmt: self.renderer.alert(alert, fmt))
+
+    async def _send(self, channel: str, render: Callable[[Format], list[Message]]) -> str | None:
         if channel == STDOUT_CHANNEL:
-            self._print(self.renderer.alert(alert, "text"))
+            self._print(render("text"))
             return None
         if channel in self.broken:
             return self.broken[channel]
@@ -91,7 +94,7 @@ class Deliverer:
             return f"no channel named '{channel}' in the config"
         failures = []
         for target in targets:
-            for message in self.renderer.alert(alert, target.format):
+            for message in render(target.format):
                 ok = await asyncio.to_thread(
                     target.apprise.notify,
                     body=message.body,
@@ -102,6 +105,11 @@ class Deliverer:
                     failures.append(f"{target.shown} did not accept the message")
                     break
         return "; ".join(failures) or None
+
+    async def send_notice(self, channel: str, notice: Notice) -> str | None:
+        """Send a message about watcher itself, as plain text (Apprise escapes it per service)."""
+        message = Message(title=notice.title, body=notice.body, format="text")
+        return await self._send(channel, lambda _fmt: [message])
 
     def _print(self, messages: list[Message]) -> None:
         out = self.stdout or sys.stdout

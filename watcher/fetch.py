@@ -317,6 +317,14 @@ def _status_error(status: int, retry_after: datetime | None, now: datetime) -> F
     return FeedError(message, kind="http", status=status)
 
 
+def _header_value(value: str | None) -> bytes | None:
+    """Encode a header as sent; a stored validator that cannot be sent is dropped, not fatal."""
+    if not value:
+        return None
+    raw = value.encode("utf-8")
+    return None if any(c in raw for c in b"\r\n\0") else raw
+
+
 def _url_problem(url: str) -> FeedError | None:
     try:
         parsed = httpx.URL(url)
@@ -452,16 +460,18 @@ class Fetcher:
     @staticmethod
     def _lost(exc: Exception, trace: _Trace) -> FeedError:
         if trace.reading_body:
-            got = f"{_size(trace.received)}"
-            if trace.expected is not None:
-                got += f" of {_size(trace.expected)}"
+            got = f"{trace.received} of {trace.expected}" if trace.expected else f"{trace.received}"
             return FeedError(
-                f"the connection closed before the whole body arrived (got {got})",
+                f"the connection closed before the whole body arrived ({got} bytes)",
                 kind="protocol",
             )
         text = str(exc)
         if "without sending a response" in text or not text:
             return FeedError("the server closed the connection without answering", kind="protocol")
+        if isinstance(exc, httpx.ReadError):
+            return FeedError(
+                f"the connection broke before the server answered: {text}", kind="protocol"
+            )
         return FeedError(f"the server sent an invalid HTTP response: {text}", kind="protocol")
 
     async def _fetch(
@@ -475,15 +485,14 @@ class Fetcher:
             write=settings.read_timeout,
             pool=settings.connect_timeout,
         )
-        headers = {
-            "User-Agent": settings.user_agent,
-            "Accept": ACCEPT,
-            "Accept-Encoding": ACCEPT_ENCODING,
+        wanted = {
+            b"User-Agent": settings.user_agent,
+            b"Accept": ACCEPT,
+            b"Accept-Encoding": ACCEPT_ENCODING,
+            b"If-None-Match": req.etag,
+            b"If-Modified-Since": req.last_modified,
         }
-        if req.etag:
-            headers["If-None-Match"] = req.etag
-        if req.last_modified:
-            headers["If-Modified-Since"] = req.last_modified
+        headers = {name: v for name, value in wanted.items() if (v := _header_value(value))}
         visited = [req.url]
         permanent_url: str | None = None
         all_permanent = True
@@ -533,11 +542,11 @@ class Fetcher:
         settings: FetchSettings,
         trace: _Trace,
         called: float,
-        headers: dict[str, str],
+        headers: dict[bytes, bytes],
         timeout: httpx.Timeout,
     ) -> FetchedFeed | _Redirect:
         assert self._client is not None
-        trace.reading_body = False
+        trace.reading_body, trace.received, trace.expected = False, 0, None
         async with self._client.stream(
             "GET", trace.final_url, headers=headers, timeout=timeout
         ) as resp:

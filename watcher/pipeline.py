@@ -12,19 +12,22 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import TextIO
+from typing import Any, TextIO
 
 from watcher.config import Config
+from watcher.core import politeness
 from watcher.core.dedupe import NewStory, identity_keys, is_recent, select_new
 from watcher.core.errors import FeedError
+from watcher.core.health import health_notice
 from watcher.core.models import FeedSpec, ParsedFeed
 from watcher.core.parse import parse_feed
 from watcher.core.rules import RuleBook, compile_rule, prepare, snippet
+from watcher.core.sniff import not_a_feed_error
 from watcher.deliver import Deliverer
 from watcher.fetch import FetchedFeed, Fetcher, FetchRequest, FetchSettings
-from watcher.store import QueuedAlert, Store
+from watcher.store import FeedState, PollRecord, QueuedAlert, QueuedNotice, Store
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +49,21 @@ class FeedOutcome:
     alerts: int = 0
     not_modified: bool = False
     problem: str | None = None
+    skipped: bool = False  # held back by a server-requested delay or an error backoff
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+@dataclass(frozen=True, slots=True)
+class _Poll:
+    """What a poll knows once the fetch is done: the feed, its stored state, the response."""
+
+    feed: FeedSpec
+    state: FeedState | None
+    fetched: FetchedFeed
+    now: datetime
 
 
 @dataclass
@@ -92,55 +106,61 @@ class Pipeline:
         self.clock = clock
         self.parse_executor = parse_executor
         self.retry = retry or RetryPolicy()
+        self.fetch_settings = global_fetch_settings(config)
         self.rules = {rule.name: rule for rule in config.rules}
         self.rulebook = RuleBook(compile_rule(rule) for rule in config.rules)
         # One delivery run at a time: two runs could otherwise both send the same row.
         self._delivering = asyncio.Lock()
 
-    async def poll_all(self, feeds: Iterable[FeedSpec] | None = None) -> list[FeedOutcome]:
+    async def poll_all(
+        self, feeds: Iterable[FeedSpec] | None = None, *, force: bool = False
+    ) -> list[FeedOutcome]:
         """Poll feeds concurrently (the fetcher bounds it); one failure affects no other."""
         chosen = list(self.config.feeds if feeds is None else feeds)
-        return list(await asyncio.gather(*(self.poll(feed) for feed in chosen)))
+        return list(await asyncio.gather(*(self.poll(feed, force=force) for feed in chosen)))
 
-    async def poll(self, feed: FeedSpec) -> FeedOutcome:
+    async def poll(self, feed: FeedSpec, *, force: bool = False) -> FeedOutcome:
+        """Poll one feed, unless a server-requested delay or an error backoff holds it."""
         try:
-            return await self._poll(feed)
+            return await self._poll(feed, force)
         except Exception as exc:  # a bug must not take the other feeds down with it
             log.exception("feed '%s': unexpected error", feed.name)
             return FeedOutcome(feed.name, error=f"internal error: {exc}")
 
-    async def _poll(self, feed: FeedSpec) -> FeedOutcome:
+    async def _poll(self, feed: FeedSpec, force: bool) -> FeedOutcome:
         state = self.store.feed_state(feed.name)
-        same_url = state is not None and state.url == feed.url
+        if state is not None and state.url != feed.url:
+            self.store.forget_feed_url(feed.name)  # the user pointed the feed elsewhere
+            state = self.store.feed_state(feed.name)
+        assert state is None or state.url == feed.url
+        if not force and state and state.hold_until and state.hold_until > self.clock():
+            return FeedOutcome(feed.name, skipped=True)
         request = FetchRequest(
             feed=feed.name,
-            url=feed.url,
-            etag=state.etag if same_url and state else None,
-            last_modified=state.last_modified if same_url and state else None,
+            url=(state.effective_url if state else None) or feed.url,
+            etag=state.etag if state else None,
+            last_modified=state.last_modified if state else None,
+            settings=replace(self.fetch_settings, **fetch_limits(feed.fetch))
+            if feed.fetch
+            else None,
         )
         fetched = await self.fetcher.fetch(request)
-        now = self.clock()
-        next_poll = now + feed.interval
+        poll = _Poll(feed, state, fetched, self.clock())
         if fetched.error is not None:
-            return self._failed(feed, fetched.status, str(fetched.error), now, next_poll)
-        unchanged = fetched.not_modified or (
-            same_url and state is not None and fetched.body_hash == state.body_hash
-        )
-        if unchanged or fetched.body is None:
-            self.store.record_success(
-                feed.name,
-                feed.url,
-                status=fetched.status,
-                now=now,
-                next_poll=next_poll,
-                etag=fetched.etag,
-                last_modified=fetched.last_modified,
-            )
-            return FeedOutcome(feed.name, status=fetched.status, not_modified=True)
+            return self._record(poll, error=str(fetched.error))
+        if (
+            fetched.not_modified
+            or fetched.body is None
+            or fetched.body_hash == (state.body_hash if state else None)
+        ):
+            return self._record(poll, not_modified=True)
+        refusal = not_a_feed_error(fetched.body, fetched.final_url, fetched.content_type)
+        if refusal is not None:
+            return self._record(poll, error=str(refusal))
         try:
             parsed = await self._parse(feed, fetched)
         except FeedError as exc:
-            return self._failed(feed, fetched.status, str(exc), now, next_poll)
+            return self._record(poll, error=str(exc))
         if parsed.problem:
             log.warning(
                 "feed '%s': %s (kept the %d stories read)",
@@ -148,10 +168,7 @@ class Pipeline:
                 parsed.problem,
                 len(parsed.stories),
             )
-        first_poll = state is None or state.first_polled_at is None
-        return self._ingest(
-            feed, fetched, parsed, first_poll=first_poll, now=now, next_poll=next_poll
-        )
+        return self._record(poll, parsed=parsed)
 
     async def _parse(self, feed: FeedSpec, fetched: FetchedFeed) -> ParsedFeed:
         loop = asyncio.get_running_loop()
@@ -165,42 +182,87 @@ class Pipeline:
             fetched.final_url,
         )
 
-    def _ingest(
+    def _record(
         self,
-        feed: FeedSpec,
-        fetched: FetchedFeed,
-        parsed: ParsedFeed,
+        poll: _Poll,
         *,
-        first_poll: bool,
-        now: datetime,
-        next_poll: datetime,
+        error: str | None = None,
+        parsed: ParsedFeed | None = None,
+        not_modified: bool = False,
     ) -> FeedOutcome:
-        # No await from here to the commit: concurrent polls cannot both take one story as new.
-        candidates = [key for story in parsed.stories for key in identity_keys(story)]
-        fresh = select_new(parsed.stories, self.store.known_keys(candidates))
-        queued = self._match(fresh, first_poll=first_poll, max_age=feed.max_age, now=now)
-        alerts = self.store.record_success(
-            feed.name,
-            feed.url,
-            status=fetched.status,
+        """Decide what this poll means (new stories, alerts, next poll, notices) and store it.
+
+        No await from here to the commit, so feeds polled concurrently in one event
+        loop cannot both take the same story as new.
+        """
+        feed, state, fetched, now = poll.feed, poll.state, poll.fetched, poll.now
+        failures = (state.consecutive_failures + 1 if state else 1) if error else 0
+        next_poll = politeness.next_poll(
             now=now,
-            next_poll=next_poll,
-            etag=fetched.etag,
-            last_modified=fetched.last_modified,
-            body_hash=fetched.body_hash,
-            items=len(parsed.stories),
-            problem=parsed.problem,
+            interval=feed.interval,
+            failures=failures,
+            retry_after=fetched.retry_after,
+            max_age=fetched.max_age,
+            max_age_cap=self.config.fetch.cache_max_age_cap,
+            backoff_cap=self.config.fetch.backoff_cap,
+        )
+        # Held: polled again only when due, even by `watcher once` (unless --force).
+        held = error is not None or next_poll > now + feed.interval
+        notice = health_notice(
+            feed=feed.name,
+            url=feed.url,
+            error=error,
+            failing_since=state.failing_since if state else None,
+            notice_sent=state.notice_sent if state else False,
+            now=now,
+            alert_after=self.config.feed_alert_after,
+        )
+        notices = (
+            [QueuedNotice(ch, notice.title, notice.body) for ch in self.config.health_notify]
+            if notice
+            else []
+        )
+        fresh: list[NewStory] = []
+        queued: list[QueuedAlert] = []
+        if parsed is not None:
+            candidates = [key for story in parsed.stories for key in identity_keys(story)]
+            fresh = select_new(parsed.stories, self.store.known_keys(candidates))
+            first_poll = state is None or state.first_polled_at is None
+            queued = self._match(fresh, first_poll=first_poll, max_age=feed.max_age, now=now)
+        if error:
+            log.warning("feed '%s' (%s): %s", feed.name, feed.url, error)
+        alerts = self.store.record_poll(
+            PollRecord(
+                name=feed.name,
+                url=feed.url,
+                now=now,
+                status=fetched.status,
+                next_poll=next_poll,
+                hold_until=next_poll if held else None,
+                duration=fetched.elapsed,
+                error=error,
+                effective_url=fetched.permanent_url,
+                etag=fetched.etag,
+                last_modified=fetched.last_modified,
+                body_hash=fetched.body_hash if parsed is not None else None,
+                items=len(parsed.stories) if parsed is not None else None,
+                problem=parsed.problem if parsed is not None else None,
+                notice_sent=None if notice is None else notice.kind == "failing",
+            ),
             new_stories=fresh,
             alerts=queued,
+            notices=notices,
         )
         if fresh:
             log.info("feed '%s': %d new stories, %d alerts", feed.name, len(fresh), alerts)
         return FeedOutcome(
             feed.name,
+            error=error,
             status=fetched.status,
             new_stories=len(fresh),
             alerts=alerts,
-            problem=parsed.problem,
+            not_modified=not_modified,
+            problem=parsed.problem if parsed is not None else None,
         )
 
     def _match(
@@ -222,15 +284,6 @@ class Pipeline:
                 )
         return queued
 
-    def _failed(
-        self, feed: FeedSpec, status: int | None, error: str, now: datetime, next_poll: datetime
-    ) -> FeedOutcome:
-        log.warning("feed '%s' (%s): %s", feed.name, feed.url, error)
-        self.store.record_failure(
-            feed.name, feed.url, status=status, error=error, now=now, next_poll=next_poll
-        )
-        return FeedOutcome(feed.name, error=error, status=status)
-
     async def deliver_due(self, *, everything: bool = False) -> DeliveryReport:
         """Send what the outbox holds that is due (all pending with ``everything``)."""
         async with self._delivering:
@@ -239,7 +292,11 @@ class Pipeline:
     async def _deliver_due(self, everything: bool) -> DeliveryReport:
         report = DeliveryReport()
         for pending in self.store.due_deliveries(self.clock(), include_failed_early=everything):
-            error = await self.deliverer.send(pending.channel, pending.alert)
+            if pending.notice is not None:
+                error = await self.deliverer.send_notice(pending.channel, pending.notice)
+            else:
+                assert pending.alert is not None
+                error = await self.deliverer.send(pending.channel, pending.alert)
             now = self.clock()
             if error is None:
                 self.store.mark_sent(pending.id, now)
@@ -263,6 +320,38 @@ def _parse(feed: str, body: bytes, content_type: str | None, url: str) -> Parsed
     return parse_feed(feed, body, content_type=content_type, url=url)
 
 
+# config name -> FetchSettings field
+_FETCH_FIELDS = {
+    "connect_timeout": "connect_timeout",
+    "read_timeout": "read_timeout",
+    "deadline": "deadline",
+    "max_body": "max_body_bytes",
+    "max_decoded": "max_decoded_bytes",
+    "max_redirects": "max_redirects",
+}
+
+
+def fetch_limits(values: Iterable[tuple[str, object]]) -> dict[str, Any]:
+    """Config fetch limits as ``FetchSettings`` fields (durations in seconds)."""
+    limits: dict[str, Any] = {}
+    for key, value in values:
+        if value is None or key not in _FETCH_FIELDS:
+            continue
+        limits[_FETCH_FIELDS[key]] = (
+            value.total_seconds() if isinstance(value, timedelta) else value
+        )
+    return limits
+
+
+def global_fetch_settings(config: Config) -> FetchSettings:
+    return FetchSettings(
+        user_agent=user_agent(),
+        global_concurrency=config.fetch.concurrency,
+        per_host_concurrency=config.fetch.per_host,
+        **fetch_limits(config.fetch.model_dump().items()),
+    )
+
+
 def user_agent() -> str:
     from watcher import __version__
 
@@ -280,7 +369,7 @@ async def open_pipeline(
     """Everything a pass needs, opened in order and closed in reverse, even on error."""
     store = Store(config.database)
     try:
-        async with Fetcher(FetchSettings(user_agent=user_agent())) as fetcher:
+        async with Fetcher(global_fetch_settings(config)) as fetcher:
             deliverer = Deliverer(config.channels, config.env, stdout=stdout)
             for channel, problem in deliverer.problems().items():
                 log.error("channel '%s': %s", channel, problem)

@@ -19,7 +19,7 @@ import sqlite_utils
 
 from watcher.core.dedupe import NewStory, canonical_url
 from watcher.core.errors import StoreError
-from watcher.core.models import Alert, Snippet
+from watcher.core.models import Alert, Notice, Snippet
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -48,6 +48,10 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             failing_since TEXT,
             consecutive_failures INTEGER NOT NULL DEFAULT 0,
             next_poll TEXT,
+            hold_until TEXT,
+            effective_url TEXT,
+            notice_sent INTEGER NOT NULL DEFAULT 0,
+            last_duration REAL,
             items INTEGER NOT NULL DEFAULT 0
         );
         CREATE TABLE stories (
@@ -79,7 +83,8 @@ def _migration_1(db: sqlite_utils.Database) -> None:
         );
         CREATE TABLE deliveries (
             id INTEGER PRIMARY KEY,
-            alert_id INTEGER NOT NULL REFERENCES alerts (id),
+            alert_id INTEGER REFERENCES alerts (id),
+            notice TEXT,
             channel TEXT NOT NULL,
             status TEXT NOT NULL DEFAULT 'pending',
             attempts INTEGER NOT NULL DEFAULT 0,
@@ -111,17 +116,51 @@ class FeedState:
     consecutive_failures: int
     failing_since: datetime | None
     next_poll: datetime | None
+    hold_until: datetime | None
+    effective_url: str | None
+    notice_sent: bool
 
 
 @dataclass(frozen=True, slots=True)
 class PendingDelivery:
-    """One (alert, channel) pair waiting in the outbox."""
+    """One row of the outbox: an alert, or a notice about watcher itself, for one channel."""
 
     id: int
     channel: str
     attempts: int
     created_at: datetime
-    alert: Alert
+    alert: Alert | None = None
+    notice: Notice | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """The outcome of one fetch of a feed, as the feeds table keeps it."""
+
+    name: str
+    url: str
+    now: datetime
+    status: int | None
+    next_poll: datetime | None
+    hold_until: datetime | None = None
+    duration: float | None = None
+    error: str | None = None
+    effective_url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    items: int | None = None
+    problem: str | None = None
+    notice_sent: bool | None = None  # None leaves the flag as it was
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedNotice:
+    """A message about watcher itself (a feed broken for long, or back), for one channel."""
+
+    channel: str
+    title: str
+    body: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,73 +224,71 @@ class Store:
             consecutive_failures=row["consecutive_failures"],
             failing_since=from_iso(row["failing_since"]),
             next_poll=from_iso(row["next_poll"]),
+            hold_until=from_iso(row["hold_until"]),
+            effective_url=row["effective_url"],
+            notice_sent=bool(row["notice_sent"]),
         )
 
-    def record_failure(
+    def record_poll(
         self,
-        name: str,
-        url: str,
+        poll: PollRecord,
         *,
-        status: int | None,
-        error: str,
-        now: datetime,
-        next_poll: datetime | None,
-    ) -> None:
-        with self.db.atomic():
-            self._ensure_feed(name, url)
-            self.db.execute(
-                """UPDATE feeds SET last_fetch = ?, last_status = ?, last_error = ?,
-                   consecutive_failures = consecutive_failures + 1,
-                   failing_since = COALESCE(failing_since, ?), next_poll = ? WHERE name = ?""",
-                [iso(now), status, error, iso(now), iso(next_poll), name],
-            )
-
-    def record_success(
-        self,
-        name: str,
-        url: str,
-        *,
-        status: int | None,
-        now: datetime,
-        next_poll: datetime | None,
-        etag: str | None = None,
-        last_modified: str | None = None,
-        body_hash: str | None = None,
-        items: int | None = None,
-        problem: str | None = None,
         new_stories: Sequence[NewStory] = (),
         alerts: Sequence[QueuedAlert] = (),
+        notices: Sequence[QueuedNotice] = (),
     ) -> int:
-        """Record a good fetch and everything decided from it, atomically; returns alerts queued."""
+        """Record one poll and everything decided from it, atomically; returns alerts queued."""
+        now = iso(poll.now)
         queued = 0
         with self.db.atomic():
-            self._ensure_feed(name, url)
-            self.db.execute(
-                """UPDATE feeds SET url = ?, last_fetch = ?, last_success = ?, last_status = ?,
-                   last_error = NULL, failing_since = NULL, consecutive_failures = 0,
-                   next_poll = ?, first_polled_at = COALESCE(first_polled_at, ?),
-                   etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),
-                   body_hash = COALESCE(?, body_hash), items = COALESCE(?, items),
-                   problem = ? WHERE name = ?""",
-                [
-                    url,
-                    iso(now),
-                    iso(now),
-                    status,
-                    iso(next_poll),
-                    iso(now),
-                    etag,
-                    last_modified,
-                    body_hash,
-                    items,
-                    problem,
-                    name,
-                ],
-            )
-            story_ids = [self._insert_story(new, now) for new in new_stories]
+            self._ensure_feed(poll.name, poll.url)
+            if poll.error is not None:
+                self.db.execute(
+                    """UPDATE feeds SET url = ?, last_fetch = ?, last_status = ?, last_error = ?,
+                       consecutive_failures = consecutive_failures + 1,
+                       failing_since = COALESCE(failing_since, ?), next_poll = ?,
+                       hold_until = ?, last_duration = ? WHERE name = ?""",
+                    [poll.url, now, poll.status, poll.error, now, iso(poll.next_poll),
+                     iso(poll.hold_until), poll.duration, poll.name],
+                )  # fmt: skip
+            else:
+                self.db.execute(
+                    """UPDATE feeds SET url = ?, last_fetch = ?, last_success = ?,
+                       last_status = ?, last_error = NULL, failing_since = NULL,
+                       consecutive_failures = 0, next_poll = ?, hold_until = ?,
+                       last_duration = ?, first_polled_at = COALESCE(first_polled_at, ?),
+                       etag = ?, last_modified = ?, body_hash = COALESCE(?, body_hash),
+                       items = COALESCE(?, items), problem = ?,
+                       effective_url = COALESCE(?, effective_url) WHERE name = ?""",
+                    [poll.url, now, now, poll.status, iso(poll.next_poll), iso(poll.hold_until),
+                     poll.duration, now, poll.etag, poll.last_modified, poll.body_hash,
+                     poll.items, poll.problem, poll.effective_url, poll.name],
+                )  # fmt: skip
+            if poll.notice_sent is not None:
+                self.db.execute(
+                    "UPDATE feeds SET notice_sent = ? WHERE name = ?",
+                    [int(poll.notice_sent), poll.name],
+                )
+            story_ids = [self._insert_story(new, poll.now) for new in new_stories]
             for queued_alert in alerts:
                 queued += self._queue_alert(story_ids[queued_alert.story_index], queued_alert, now)
+            for notice in notices:
+                self.db.execute(
+                    """INSERT INTO deliveries (notice, channel, next_attempt, created_at)
+                       VALUES (?, ?, ?, ?)""",
+                    [json.dumps({"title": notice.title, "body": notice.body}), notice.channel,
+                     now, now],
+                )  # fmt: skip
         return queued
+
+    def forget_feed_url(self, name: str) -> None:
+        """The configured URL changed: drop the redirect target and validators of the old one."""
+        with self.db.atomic():
+            self.db.execute(
+                """UPDATE feeds SET effective_url = NULL, etag = NULL, last_modified = NULL,
+                   body_hash = NULL WHERE name = ?""",
+                [name],
+            )
 
     def _ensure_feed(self, name: str, url: str) -> None:
         self.db.execute("INSERT OR IGNORE INTO feeds (name, url) VALUES (?, ?)", [name, url])
@@ -282,11 +319,11 @@ class Store:
         )
         return story_id
 
-    def _queue_alert(self, story_id: int, queued: QueuedAlert, now: datetime) -> int:
+    def _queue_alert(self, story_id: int, queued: QueuedAlert, now: str | None) -> int:
         snippet = json.dumps({"text": queued.snippet.text, "marks": queued.snippet.marks})
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO alerts (story_id, rule, snippet, created_at) VALUES (?,?,?,?)",
-            [story_id, queued.rule, snippet, iso(now)],
+            [story_id, queued.rule, snippet, now],
         )
         if not cursor.rowcount:
             return 0
@@ -294,7 +331,7 @@ class Store:
         self.db.conn.executemany(
             """INSERT OR IGNORE INTO deliveries (alert_id, channel, next_attempt, created_at)
                VALUES (?, ?, ?, ?)""",
-            [(alert_id, channel, iso(now), iso(now)) for channel in queued.channels],
+            [(alert_id, channel, now, now) for channel in queued.channels],
         )
         return 1
 
@@ -321,10 +358,10 @@ class Store:
         self, now: datetime, *, include_failed_early: bool = False
     ) -> list[PendingDelivery]:
         """Pending rows whose next attempt is due (every pending row with the flag)."""
-        sql = """SELECT d.id, d.channel, d.attempts, d.created_at, a.rule, a.snippet,
+        sql = """SELECT d.id, d.channel, d.attempts, d.created_at, d.notice, a.rule, a.snippet,
                         s.feed, s.title, s.link, s.published
-                 FROM deliveries d JOIN alerts a ON a.id = d.alert_id
-                 JOIN stories s ON s.id = a.story_id
+                 FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id
+                 LEFT JOIN stories s ON s.id = a.story_id
                  WHERE d.status = 'pending'"""
         params: list[Any] = []
         if not include_failed_early:
@@ -333,13 +370,21 @@ class Store:
         sql += " ORDER BY d.id"
         pending = []
         for row in self.db.query(sql, params):
+            common = {
+                "id": row["id"],
+                "channel": row["channel"],
+                "attempts": row["attempts"],
+                "created_at": datetime.fromisoformat(row["created_at"]),
+            }
+            if row["notice"]:
+                pending.append(
+                    PendingDelivery(**common, notice=Notice(**json.loads(row["notice"])))
+                )
+                continue
             snippet = json.loads(row["snippet"] or "{}")
             pending.append(
                 PendingDelivery(
-                    id=row["id"],
-                    channel=row["channel"],
-                    attempts=row["attempts"],
-                    created_at=datetime.fromisoformat(row["created_at"]),
+                    **common,
                     alert=Alert(
                         rule=row["rule"],
                         feed=row["feed"],
@@ -378,8 +423,8 @@ class Store:
             self.db.query(
                 """SELECT d.id, d.channel, d.status, d.attempts, d.last_error, d.next_attempt,
                           d.created_at, a.rule, s.feed, s.title, s.link
-                   FROM deliveries d JOIN alerts a ON a.id = d.alert_id
-                   JOIN stories s ON s.id = a.story_id
+                   FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id
+                   LEFT JOIN stories s ON s.id = a.story_id
                    WHERE d.status != 'sent' ORDER BY d.id"""
             )
         )

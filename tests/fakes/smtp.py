@@ -6,6 +6,7 @@ text/plain and text/html parts exactly as a mail client would.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import threading
@@ -16,7 +17,7 @@ from typing import Self
 from urllib.parse import quote
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 SENDER = "watcher@example.test"
 RECIPIENT = "alerts@example.test"
@@ -70,23 +71,44 @@ class _Controller(Controller):
     """Binds port 0 and learns the real port before aiosmtpd's readiness probe uses it."""
 
     def _trigger_server(self) -> None:
-        assert self.server is not None
+        assert isinstance(self.server, asyncio.Server)
         self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
+        super()._trigger_server()  # type: ignore[no-untyped-call]
 
 
 class FakeSMTP:
     """``with FakeSMTP() as smtp:`` then notify ``smtp.url()``; read ``smtp.mails``.
 
-    No AUTH and no TLS: Apprise must be told ``mode=insecure`` and given no
-    user or password (with a user it tries AUTH, which this server does not offer).
+    Never TLS, so Apprise is told ``mode=insecure``. Without ``login`` the server
+    offers no AUTH and the URL must carry no user or password (Apprise would try
+    AUTH and fail); with ``login=(user, password)`` AUTH is required, over plain
+    text, and ``url()`` carries the credentials.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, login: tuple[str, str] | None = None) -> None:
         self.lock = threading.Lock()
         self.arrived = threading.Event()
         self.mails: list[Mail] = []
-        self._controller = _Controller(_Collector(self), hostname="127.0.0.1", port=0)
+        self.login = login
+        self._controller = _Controller(
+            _Collector(self),
+            hostname="127.0.0.1",
+            port=0,
+            authenticator=self._authenticate if login is not None else None,
+            auth_required=login is not None,
+            # aiosmtpd offers AUTH only over TLS unless told otherwise; we never have TLS.
+            auth_require_tls=login is None,
+        )
+
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: object
+    ) -> AuthResult:
+        ok = (
+            self.login is not None
+            and isinstance(data, LoginPassword)
+            and (data.login, data.password) == tuple(x.encode() for x in self.login)
+        )
+        return AuthResult(success=ok, handled=False)
 
     @property
     def host(self) -> str:
@@ -100,7 +122,10 @@ class FakeSMTP:
         """The Apprise ``mailto://`` URL that sends plain SMTP to this server."""
         query = {"smtp": self.host, "mode": "insecure", "from": sender, "to": to, **params}
         qs = "&".join(f"{k}={quote(v, safe='@')}" for k, v in query.items())
-        return f"mailto://{self.host}:{self.port}?{qs}"
+        user = ""
+        if self.login is not None:
+            user = f"{quote(self.login[0], safe='')}:{quote(self.login[1], safe='')}@"
+        return f"mailto://{user}{self.host}:{self.port}?{qs}"
 
     def __enter__(self) -> Self:
         self._controller.start()

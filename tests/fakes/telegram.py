@@ -91,6 +91,17 @@ def parse_html(text: str) -> tuple[str, tuple[str, ...]]:
                     )
                 stack.pop()
             else:
+                if any(t in ("code", "pre") for t in stack) and not (
+                    name == "code" and stack == ["pre"]
+                ):
+                    raise TelegramHTMLError(
+                        "Bad Request: can't parse entities: Can't use tags inside code or pre "
+                        f"at byte offset {pos}"
+                    )
+                if name == "a" and "a" in stack:
+                    raise TelegramHTMLError(
+                        f"Bad Request: can't parse entities: Nested links at byte offset {pos}"
+                    )
                 if name == "span" and "tg-spoiler" not in attrs:
                     raise TelegramHTMLError(
                         'Bad Request: can\'t parse entities: Unsupported start tag "span" '

@@ -20,6 +20,8 @@ class FeedSpec:
     url: str
     interval: timedelta
     max_age: timedelta
+    # Per-feed fetch limits (connect_timeout, max_body, ...) as (setting, value) pairs.
+    fetch: tuple[tuple[str, object], ...] = ()
     line: int | None = None
 
 
@@ -110,3 +112,11 @@ class Alert:
     published: datetime | None
     snippet: Snippet = field(default_factory=lambda: Snippet(""))
     also_reported_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message about watcher itself (a feed broken for long, then back), not about a story."""
+
+    title: str
+    body: str

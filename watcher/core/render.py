@@ -143,7 +143,7 @@ def _segments(snippet: Snippet) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     for piece, marked in pieces:
         piece = _SPACE.sub(" ", piece)
-        if not out or out[-1][0].endswith(" "):
+        if not out:
             piece = piece.lstrip(" ")
         if piece:
             out.append((piece, marked))
@@ -670,8 +670,8 @@ def _emit(opened: Sequence[_Tok], body: Sequence[_Tok], stack: Sequence[_Tok]) -
     while end > start and body[end - 1].kind == "char" and body[end - 1].char.isspace():
         end -= 1
     inner = body[start:end]
-    if not any(t.kind == "char" for t in inner):
-        return ""
+    if not any(t.kind == "char" and not t.char.isspace() for t in inner):
+        return ""  # Telegram refuses an empty message
     return "".join(
         [t.text for t in opened]
         + [t.text for t in inner]

@@ -11,7 +11,6 @@ import unicodedata
 
 import regex
 
-_SPACE = regex.compile(r"\s+")
 _TAG_NAME = regex.compile(r"/?([a-zA-Z][a-zA-Z0-9]*)")
 # Elements whose content is never prose: dropped with their content when closed.
 _RAW_BLOCKS = frozenset({"script", "style", "template"})
@@ -27,9 +26,9 @@ _BLOCK_TAGS = frozenset(
 # Accents on Latin, Greek and Cyrillic letters are optional: drop the combining
 # marks that follow a letter of those scripts (after NFKD decomposition).  Marks
 # after letters of other scripts (Indic vowel signs, viramas) spell the word.
-_OPTIONAL_MARK_AFTER_LETTER = regex.compile(
-    r"(?<=[\p{Latin}\p{Greek}\p{Cyrillic}]\p{Mn}*)\p{Mn}+", regex.V1
-)
+# (A capture, not a lookbehind: a lookbehind rescans a long run of marks at
+# every mark, which a hostile story could use to stall folding.)
+_OPTIONAL_MARKS = regex.compile(r"([\p{Latin}\p{Greek}\p{Cyrillic}])\p{Mn}+")
 # Arabic short vowels (harakat), superscript alef, Quranic marks and tatweel.
 _ARABIC_OPTIONAL = regex.compile(r"[\u064B-\u065F\u0670\u06D6-\u06ED\u0640]")
 # A word: letters, marks and digits.  ``regex`` keeps Indic vowel signs and
@@ -44,10 +43,11 @@ def html_to_text(markup: str) -> str:
     as thousands of unclosed ``<a`` or ``<!--``, cannot stall the daemon.
     """
     if "<" not in markup and "&" not in markup:
-        return _squeeze(markup)
+        return " ".join(markup.split())
     out: list[str] = []
     lowered: str | None = None  # built on demand to find closing tags case-insensitively
     unclosed: set[str] = set()  # raw blocks known to have no closing tag further on
+    comments_may_close = True
     i, n = 0, len(markup)
     while i < n:
         j = markup.find("<", i)
@@ -55,11 +55,12 @@ def html_to_text(markup: str) -> str:
             out.append(markup[i:])
             break
         out.append(markup[i:j])
-        if markup.startswith("<!--", j):
+        if comments_may_close and markup.startswith("<!--", j):
             k = markup.find("-->", j + 4)
             if k >= 0:
                 i = k + 3
                 continue
+            comments_may_close = False  # searching again later would rescan the rest
         nxt = markup[j + 1 : j + 2]
         if not (nxt.isascii() and (nxt.isalpha() or nxt in "/!?")):
             out.append("<")
@@ -87,8 +88,8 @@ def html_to_text(markup: str) -> str:
 
 
 def _squeeze(text: str) -> str:
-    squeezed: str = _SPACE.sub(" ", text)
-    return squeezed.strip()
+    """Collapse every run of Unicode whitespace (NBSP from ``&nbsp;`` too) to one space."""
+    return " ".join(text.split())
 
 
 def _ascii_lower(text: str) -> str:
@@ -104,7 +105,7 @@ def fold_keep_case(text: str) -> str:
     if text.isascii():
         return text
     decomposed = unicodedata.normalize("NFKD", text)
-    stripped: str = _OPTIONAL_MARK_AFTER_LETTER.sub("", decomposed)
+    stripped: str = _OPTIONAL_MARKS.sub(r"\1", decomposed)
     stripped = _ARABIC_OPTIONAL.sub("", stripped)
     return unicodedata.normalize("NFKC", stripped)
 

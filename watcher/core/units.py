@@ -1,4 +1,4 @@
-"""Durations as users write them in config: ``90s``, ``10m``, ``2h``, ``2d``, ``1h30m``."""
+"""Units as users write them in config: durations (``90s``, ``1h30m``) and sizes (``10MB``)."""
 
 from __future__ import annotations
 
@@ -44,3 +44,20 @@ def format_duration(delta: timedelta) -> str:
             parts.append(f"{seconds // size}{unit}")
             seconds %= size
     return "".join(parts)
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?\s*$", re.I)
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes from ``10MB``, ``512KB`` or a bare number; KB, MB, GB are binary (1 MB = 1024 KB)."""
+    if isinstance(text, bool):
+        raise ValueError("expected a size such as 10MB")
+    if isinstance(text, int):
+        return text
+    match = _SIZE.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a size: use a number and B, KB, MB or GB (e.g. 10MB)")
+    unit = (match.group(2) or "").lower()
+    return int(float(match.group(1)) * _SIZE_UNITS[unit[:1]])

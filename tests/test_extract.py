@@ -1,0 +1,134 @@
+"""``full_text``: the article a reader would read, without the page around it.
+
+Each fixture page is built like the real thing: a menu, share buttons, a
+"Related" or "More like this" list of other headlines, a footer.  The word a
+rule should catch is only in the fourth paragraph; the word it must not
+catch is only in the other headlines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from watcher.core.extract import Article, extract_article
+from watcher.core.models import RuleSpec, Story
+from watcher.core.rules import compile_rule, prepare
+
+PAGES = Path(__file__).parent / "data" / "pages"
+
+
+@dataclass(frozen=True)
+class Page:
+    file: str
+    url: str
+    body_word: str  # only in the fourth paragraph of the article
+    chrome_words: tuple[str, ...]  # only in menus, share bars, related lists, footers
+    title: str
+    published: datetime
+
+
+PAGES_UNDER_TEST = [
+    Page(
+        "courier-article.html",
+        "https://news.example.org/2024/12/03/government-lines-give-way-north-of-the-capital/",
+        body_word="rebels",
+        chrome_words=("avalanche", "glacier", "Weather", "Share post", "briefing", "rights"),
+        title="Government lines give way north of the capital",
+        published=datetime(2024, 12, 3, 6, 45, tzinfo=UTC),
+    ),
+    Page(
+        "wordpress-post.html",
+        "https://frontline-notes.example.net/2024/11/20/water-returns/",
+        body_word="Kobani",
+        chrome_words=("flotilla", "Share this", "Curfew", "Dispatches", "lifeline", "Related"),
+        title="Water returns to the eastern districts after a month",
+        published=datetime(2024, 11, 20, 13, 5, tzinfo=UTC),
+    ),
+    Page(
+        "magazine-longread.html",
+        "https://harbour-review.example.com/p/engineers-coastal-city",
+        body_word="desalination",
+        chrome_words=("marathon", "lighthouse", "Podcasts", "Share post", "More like this"),
+        title="The engineers keeping a coastal city alive",
+        published=datetime(2024, 10, 7, 13, 30, tzinfo=UTC),
+    ),
+]
+
+
+def extract(page: Page) -> Article:
+    article = extract_article((PAGES / page.file).read_bytes(), page.url)
+    assert article is not None
+    return article
+
+
+@pytest.fixture(params=PAGES_UNDER_TEST, ids=lambda p: p.file)
+def page(request: pytest.FixtureRequest) -> Page:
+    page: Page = request.param
+    return page
+
+
+def test_the_fixture_pages_really_carry_the_words(page: Page) -> None:
+    # Without this, "not in the text" below would prove nothing.
+    html = (PAGES / page.file).read_text(encoding="utf-8")
+    assert page.body_word in html
+    for word in page.chrome_words:
+        assert word in html, word
+
+
+def test_the_article_body_is_extracted_to_its_fourth_paragraph(page: Page) -> None:
+    text = extract(page).text
+    paragraphs = [p for p in text.split("\n") if p.strip()]
+    assert len(paragraphs) >= 5
+    assert page.body_word in paragraphs[3]
+
+
+def test_menus_share_buttons_and_related_lists_are_left_out(page: Page) -> None:
+    text = extract(page).text
+    for word in page.chrome_words:
+        assert word.lower() not in text.lower(), word
+
+
+def test_the_page_gives_title_and_publication_date_in_utc(page: Page) -> None:
+    article = extract(page)
+    assert article.title == page.title
+    assert article.published == page.published
+    assert article.published is not None and article.published.utcoffset() is not None
+
+
+def test_a_word_only_in_the_related_list_never_alerts(page: Page) -> None:
+    """The story as the pipeline will see it: the feed's teaser plus the page's text."""
+    teaser = Story(feed="site", guid=None, link=page.url, title=page.title, summary="Read more")
+    story = replace(teaser, content=extract(page).text)
+    caught = compile_rule(RuleSpec(name="body", query=page.body_word))
+    assert not caught.matches(prepare(teaser))  # the teaser alone misses it
+    assert caught.matches(prepare(story))
+    for word in page.chrome_words[:2]:
+        assert not compile_rule(RuleSpec(name="chrome", query=word)).matches(prepare(story))
+
+
+def test_text_and_bytes_give_the_same_article() -> None:
+    page = PAGES_UNDER_TEST[0]
+    html = (PAGES / page.file).read_bytes()
+    assert extract_article(html.decode("utf-8"), page.url) == extract_article(html, page.url)
+
+
+def test_a_page_without_a_date_has_none() -> None:
+    paragraphs = "".join(
+        f"<p>Paragraph {n} of a story about the harbour, long enough to count as prose, "
+        f"with several clauses and a full stop at the end of it.</p>"
+        for n in range(1, 6)
+    )
+    html = f"<html><head><title>Harbour</title></head><body><article>{paragraphs}</article>"
+    article = extract_article(html, "https://a.example/p/harbour")
+    assert article is not None
+    assert "Paragraph 4" in article.text
+    assert article.published is None
+
+
+@pytest.mark.parametrize("html", [b"", b"   \n", b"<html><body></body></html>", b"\x00\x01\xff"])
+def test_a_page_without_an_article_gives_none(html: bytes) -> None:
+    assert extract_article(html, "https://a.example/") is None

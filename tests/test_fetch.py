@@ -1,0 +1,542 @@
+"""The fetch stage against real loopback servers that misbehave on purpose.
+
+The centrepiece runs every fault at once, as the daemon would meet them: one
+bad feed must not delay, crash or starve the others, and nothing may cost the
+memory of a 200 MB body or a gzip bomb.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import gzip
+import hashlib
+import logging
+import socket
+import time
+import tracemalloc
+import zlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+import feedparser
+import pytest
+
+from tests.support.faults import (
+    CP1252_TITLE,
+    GOOD_ETAG,
+    GOOD_FEED,
+    GOOD_LAST_MODIFIED,
+    TRUNCATED_FEED,
+    ConcurrencyProbe,
+    FaultServer,
+    billion_laughs,
+    gzip_bomb,
+)
+from tests.support.httpserver import HTTPServer
+from watcher.core.sniff import (
+    advertised_feeds,
+    classify,
+    has_dangerous_dtd,
+    not_a_feed_error,
+    parser_headers,
+)
+from watcher.fetch import FetchedFeed, Fetcher, FetchRequest, FetchSettings
+
+T = TypeVar("T")
+MB = 1024 * 1024
+
+
+def run(coro_fn: Callable[[Fetcher], Awaitable[T]], settings: FetchSettings | None = None) -> T:
+    async def main() -> T:
+        async with Fetcher(settings or FetchSettings(user_agent="watcher-test")) as fetcher:
+            return await coro_fn(fetcher)
+
+    return asyncio.run(main())
+
+
+def fetch_one(url: str, settings: FetchSettings | None = None, **kw: object) -> FetchedFeed:
+    return run(lambda f: f.fetch(FetchRequest("feed", url, **kw)), settings)  # type: ignore[arg-type]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# ---------------------------------------------------------------- the fault suite
+
+FAST = FetchSettings(connect_timeout=1, read_timeout=2, deadline=3, user_agent="watcher-test")
+
+
+def test_every_fault_at_once_fails_alone_in_words_within_the_deadline() -> None:
+    gzip_bomb()  # built once, before measuring memory
+    port = closed_port()
+    refused = f"http://127.0.0.1:{port}/feed.xml"
+    with FaultServer() as srv:
+        requests = [FetchRequest(path, srv.url(path)) for path in FaultServer.ROUTES]
+        requests.append(FetchRequest("/etag+", srv.url("/etag"), etag=GOOD_ETAG))
+        requests.append(FetchRequest("refused", refused))
+        requests.append(FetchRequest("ftp", "ftp://example.org/feed.xml"))
+
+        async def batch(fetcher: Fetcher) -> list[FetchedFeed]:
+            return await asyncio.gather(*(fetcher.fetch(r) for r in requests))
+
+        tracemalloc.start()
+        started = time.monotonic()
+        try:
+            results = run(batch, FAST)
+            took = time.monotonic() - started
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        by = {r.feed: r for r in results}
+        url = srv.url
+
+        def error(name: str) -> str:
+            assert by[name].error is not None, f"{name} should have failed"
+            return str(by[name].error)
+
+        # The batch is bounded by the deadline, not by the slowest server.
+        assert took < FAST.deadline + 2.0, f"the batch took {took:.1f} s"
+        # A 200 MB body and a 2 GB gzip bomb cost no more than the 10 MB caps.
+        assert peak < 40 * MB, f"peak memory {peak / MB:.0f} MB"
+
+        good = by["/good"]
+        assert good.error is None and good.status == 200 and good.body == GOOD_FEED
+        assert good.body_hash == hashlib.sha256(GOOD_FEED).hexdigest()
+        assert good.etag == GOOD_ETAG and good.content_type == "application/rss+xml; charset=utf-8"
+        assert good.elapsed < 1.0
+
+        assert by["/etag"].error is None and by["/etag"].body == GOOD_FEED
+        assert by["/etag+"].not_modified and by["/etag+"].body is None
+        assert by["/etag+"].etag == GOOD_ETAG
+        assert by["/etag+"].max_age == timedelta(hours=2)
+
+        assert error("/timeout") == "timed out after 2 s waiting for a response"
+        assert error("/drip") == "timed out after 3 s"
+        assert 2.5 < by["/drip"].elapsed < 4.0
+        assert error("/500") == "server error (HTTP 500 Internal Server Error)"
+        assert by["/500"].status == 500
+
+        assert error("/429") == "rate limited (HTTP 429); the server asks to wait 2 min"
+        retry = by["/429"].retry_after
+        assert retry is not None and retry.tzinfo is not None
+        assert abs((retry - datetime.now(UTC)) - timedelta(seconds=120)) < timedelta(seconds=30)
+        assert error("/503").startswith("service unavailable (HTTP 503); the server asks to wait")
+        retry = by["/503"].retry_after
+        assert retry is not None
+        assert abs((retry - datetime.now(UTC)) - timedelta(hours=1)) < timedelta(minutes=1)
+
+        assert error("/huge") == "body larger than 10 MB"
+        assert error("/huge-unannounced") == "body larger than 10 MB"
+        assert error("/gzip-bomb") == "body larger than 10 MB when decompressed"
+        assert by["/gzip-bomb"].error.kind == "too_large"  # type: ignore[union-attr]
+
+        assert error("/loop-a") == (
+            f"redirect loop: {url('/loop-a')} -> {url('/loop-b')} -> {url('/loop-a')}"
+        )
+        moved = by["/moved"]
+        assert moved.error is None and moved.body == GOOD_FEED
+        assert moved.final_url == moved.permanent_url == url("/good")
+        temporary = by["/temporary"]
+        assert temporary.error is None and temporary.final_url == url("/good")
+        assert temporary.permanent_url is None
+
+        assert (
+            error("/cut")
+            == "the connection closed before the whole body arrived (100 of 5000 bytes)"
+        )
+        assert error("/hang-up") == "the server closed the connection without answering"
+        assert error("refused") == f"connection refused by 127.0.0.1:{port}"
+        assert error("ftp") == "unsupported URL scheme 'ftp' (use http or https)"
+
+        # Fetched fine, but the pipeline's sniff check must refuse these before parsing.
+        page = by["/html-advertising"]
+        assert page.error is None
+        assert str(not_a_feed_error(page.body or b"", page.final_url, page.content_type)) == (
+            f"not a feed: an HTML page (it advertises {url('/feeds/news.xml')})"
+        )
+        plain = by["/html-plain"]
+        assert str(not_a_feed_error(plain.body or b"", plain.final_url)) == (
+            "not a feed: an HTML page"
+        )
+        bomb = by["/billion-laughs"]
+        refusal = not_a_feed_error(bomb.body or b"", bomb.final_url)
+        assert refusal is not None and refusal.kind == "unsafe"
+        assert not_a_feed_error(good.body or b"", good.final_url) is None
+
+        # Mislabelled and broken bodies still reach the parser and yield what they can.
+        mislabelled = by["/cp1252"]
+        assert mislabelled.error is None and mislabelled.content_type is not None
+        parsed = feedparser.parse(
+            mislabelled.body, response_headers=parser_headers(mislabelled.content_type)
+        )
+        assert parsed.entries[0].title == CP1252_TITLE
+        truncated = by["/truncated-xml"]
+        assert truncated.error is None and truncated.body == TRUNCATED_FEED
+        parsed = feedparser.parse(truncated.body, response_headers=parser_headers("text/xml"))
+        assert parsed.bozo and parsed.entries[0].title == "First story"
+
+        # Results come back in order, each naming its feed.
+        assert all(r.feed == q.feed for r, q in zip(results, requests, strict=True))
+
+
+def test_gzip_bomb_is_stopped_without_inflating_it() -> None:
+    bomb = gzip_bomb()
+    assert len(bomb) < 3 * MB  # small on the wire...
+    inflater = zlib.decompressobj(31)
+    assert len(inflater.decompress(bomb, 64 * MB)) == 64 * MB  # ...and really huge
+    assert not inflater.eof
+    settings = FetchSettings(max_decoded_bytes=1 * MB, user_agent="t")
+    with HTTPServer() as srv:
+        url = srv.add("/bomb", bomb, headers={"Content-Encoding": "gzip"})
+        tracemalloc.start()
+        started = time.monotonic()
+        try:
+            result = fetch_one(url, settings)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert str(result.error) == "body larger than 1 MB when decompressed"
+    assert time.monotonic() - started < 2.0
+    # Not even one network chunk may inflate past the cap (one 64 KB chunk is 64 MB here).
+    assert peak < 8 * MB
+
+
+# ---------------------------------------------------------------- concurrency
+
+
+def test_per_host_and_global_limits_hold_under_load() -> None:
+    hosts = ("127.0.0.2", "127.0.0.3")
+    settings = FetchSettings(global_concurrency=3, per_host_concurrency=2, user_agent="t")
+    with ConcurrencyProbe(hosts, hold=0.15) as probe:
+        requests = [FetchRequest(f"{h}-{n}", probe.url(h, n)) for h in hosts for n in range(6)]
+
+        async def batch(fetcher: Fetcher) -> list[FetchedFeed]:
+            return await asyncio.gather(*(fetcher.fetch(r) for r in requests))
+
+        results = run(batch, settings)
+    assert [r.error for r in results] == [None] * len(requests)
+    assert dict(probe.peak) == {"127.0.0.2": 2, "127.0.0.3": 2}
+    assert probe.peak_total <= 3
+
+
+def test_a_hanging_host_does_not_starve_feeds_of_other_hosts() -> None:
+    settings = FetchSettings(
+        global_concurrency=2, per_host_concurrency=1, read_timeout=5, deadline=5, user_agent="t"
+    )
+    with FaultServer("127.0.0.2") as bad, FaultServer("127.0.0.3") as good:
+
+        async def batch(fetcher: Fetcher) -> tuple[float, list[FetchedFeed]]:
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            hanging = [
+                asyncio.create_task(fetcher.fetch(FetchRequest(f"bad{n}", bad.url("/timeout"))))
+                for n in range(4)
+            ]
+            await asyncio.sleep(0.1)  # the bad feeds are queued first
+            fine = await asyncio.gather(
+                *(fetcher.fetch(FetchRequest(f"ok{n}", good.url("/good"))) for n in range(3))
+            )
+            took = loop.time() - start
+            for task in hanging:
+                task.cancel()
+            await asyncio.gather(*hanging, return_exceptions=True)
+            return took, fine
+
+        took, fine = run(batch, settings)
+    assert [r.error for r in fine] == [None, None, None]
+    assert took < 2.0  # not behind the hanging host's 5 s timeouts
+
+
+# ---------------------------------------------------------------- politeness on the wire
+
+
+def test_conditional_get_sends_validators_and_reports_not_modified() -> None:
+    with FaultServer() as srv:
+        fresh = fetch_one(srv.url("/etag"))
+        again = fetch_one(srv.url("/etag"), etag=fresh.etag, last_modified=fresh.last_modified)
+        sent = [headers for path, headers in srv.requests if path == "/etag"]
+    assert fresh.status == 200 and fresh.etag == GOOD_ETAG
+    assert fresh.last_modified == GOOD_LAST_MODIFIED
+    assert "if-none-match" not in sent[0] and "if-modified-since" not in sent[0]
+    assert sent[1]["if-none-match"] == GOOD_ETAG
+    assert sent[1]["if-modified-since"] == GOOD_LAST_MODIFIED
+    assert sent[1]["user-agent"] == "watcher-test"
+    assert "gzip" in sent[1]["accept-encoding"]
+    assert again.not_modified and again.error is None and again.body is None
+    assert again.etag == GOOD_ETAG and again.last_modified == GOOD_LAST_MODIFIED
+
+
+def test_a_stored_validator_that_cannot_be_sent_is_dropped_not_fatal() -> None:
+    with FaultServer() as srv:
+        result = fetch_one(srv.url("/etag"), etag='"v1"\r\nX-Injected: yes', last_modified="")
+        sent = srv.requests[-1][1]
+    assert result.error is None and result.body == GOOD_FEED
+    assert "if-none-match" not in sent and "x-injected" not in sent
+
+
+def test_errors_carry_the_request_validators_over() -> None:
+    with FaultServer() as srv:
+        result = fetch_one(srv.url("/500"), etag='"old"', last_modified=GOOD_LAST_MODIFIED)
+    assert result.error is not None and not result.not_modified
+    assert result.etag == '"old"' and result.last_modified == GOOD_LAST_MODIFIED
+
+
+def test_retry_after_only_from_429_and_503() -> None:
+    with HTTPServer() as srv:
+        url = srv.add("/", b"x", status=500, headers={"Retry-After": "60"})
+        result = fetch_one(url)
+    assert result.retry_after is None
+    assert str(result.error) == "server error (HTTP 500 Internal Server Error)"
+
+
+# ---------------------------------------------------------------- redirects
+
+
+def test_permanent_url_stops_at_the_first_temporary_hop(caplog: pytest.LogCaptureFixture) -> None:
+    with HTTPServer() as srv:
+        srv.add("/old", status=301, headers={"Location": "/new"})
+        srv.add("/new", status=302, headers={"Location": "/today"})
+        srv.add("/today", GOOD_FEED)
+        with caplog.at_level(logging.INFO, logger="watcher.fetch"):
+            result = fetch_one(srv.url("/old"))
+        assert result.error is None and result.final_url == srv.url("/today")
+        assert result.permanent_url == srv.url("/new")
+    assert "moved permanently" in caplog.text and srv.url("/new") in caplog.text
+
+
+def test_permanent_redirect_to_a_failure_is_not_reported_as_a_move() -> None:
+    with HTTPServer() as srv:
+        srv.add("/old", status=301, headers={"Location": "/gone"})
+        result = fetch_one(srv.url("/old"))
+    assert str(result.error) == "not found (HTTP 404)" and result.permanent_url is None
+    assert result.final_url.endswith("/gone")
+
+
+def test_redirect_limits_and_missing_location() -> None:
+    with HTTPServer() as srv:
+        for n in range(4):
+            srv.add(f"/{n}", status=307, headers={"Location": f"/{n + 1}"})
+        srv.add("/4", GOOD_FEED)
+        srv.add("/nowhere", status=302)
+        limited = FetchSettings(max_redirects=3, user_agent="t")
+        too_many = fetch_one(srv.url("/0"), limited)
+        enough = fetch_one(srv.url("/1"), limited)
+        nowhere = fetch_one(srv.url("/nowhere"))
+    assert str(too_many.error) == "too many redirects (more than 3)"
+    assert enough.error is None and enough.body == GOOD_FEED
+    assert str(nowhere.error) == "redirect (HTTP 302) without a Location header"
+
+
+# ---------------------------------------------------------------- bodies
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),
+        ("deflate", zlib.compress),  # zlib-wrapped, as the RFC says
+        ("deflate", lambda b: zlib.compress(b)[2:-4]),  # raw, as some servers send
+        ("gzip", lambda b: gzip.compress(b[:50]) + gzip.compress(b[50:])),  # two members
+        ("gzip", lambda b: gzip.compress(b) + b"\x00\x00junk"),  # trailing padding
+    ],
+)
+def test_compressed_bodies_are_inflated(encoding: str, encode: Callable[[bytes], bytes]) -> None:
+    with HTTPServer() as srv:
+        url = srv.add("/", encode(GOOD_FEED), headers={"Content-Encoding": encoding})
+        result = fetch_one(url)
+    assert result.error is None and result.body == GOOD_FEED
+
+
+def test_corrupt_or_unknown_compression_is_an_error() -> None:
+    with HTTPServer() as srv:
+        corrupt = srv.add("/c", b"\x1f\x8b" + b"\xff" * 40, headers={"Content-Encoding": "gzip"})
+        plain = srv.add("/p", GOOD_FEED, headers={"Content-Encoding": "gzip"})
+        brotli = srv.add("/b", b"\x0b\x02\x80", headers={"Content-Encoding": "br"})
+        results = [fetch_one(u) for u in (corrupt, plain, brotli)]
+    assert str(results[0].error).startswith("the gzip body is corrupt")
+    assert str(results[1].error) == "the body is not valid gzip data"
+    assert str(results[2].error) == "the server used a compression watcher cannot read: br"
+
+
+def test_caps_count_whole_bodies_exactly() -> None:
+    with HTTPServer() as srv:
+        url = srv.add("/", GOOD_FEED)
+        zipped = srv.add("/z", gzip.compress(GOOD_FEED), headers={"Content-Encoding": "gzip"})
+        size = len(GOOD_FEED)
+        exact = fetch_one(url, FetchSettings(max_body_bytes=size, user_agent="t"))
+        over = fetch_one(url, FetchSettings(max_body_bytes=size - 1, user_agent="t"))
+        inflated = FetchSettings(max_decoded_bytes=size - 1, user_agent="t")
+        over_inflated = fetch_one(zipped, inflated)
+    assert exact.error is None and exact.body == GOOD_FEED
+    assert over.error is not None and over.error.kind == "too_large"
+    assert str(over_inflated.error).endswith("when decompressed")
+
+
+def test_per_feed_settings_override_the_fetcher_defaults() -> None:
+    tight = FetchSettings(deadline=0.5, read_timeout=5, user_agent="t")
+    with FaultServer() as srv:
+
+        async def both(fetcher: Fetcher) -> tuple[FetchedFeed, FetchedFeed]:
+            return await asyncio.gather(
+                fetcher.fetch(FetchRequest("tight", srv.url("/drip"), settings=tight)),
+                fetcher.fetch(FetchRequest("default", srv.url("/good"))),
+            )
+
+        tight_result, default_result = run(both)
+    assert str(tight_result.error) == "timed out after 0.5 s"
+    assert tight_result.elapsed < 1.5
+    assert default_result.error is None
+
+
+def test_settings_reject_nonsense() -> None:
+    with pytest.raises(ValueError, match="deadline"):
+        FetchSettings(deadline=0)
+    with pytest.raises(ValueError, match="per_host_concurrency"):
+        FetchSettings(per_host_concurrency=0)
+
+
+# ---------------------------------------------------------------- sniffing bodies
+
+RSS = b'<?xml version="1.0"?>\n<rss version="2.0"><channel/></rss>'
+ATOM = b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"/>'
+RDF = b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="x"><channel/></rdf:RDF>'
+JSON_FEED = b'{"version": "https:\\/\\/jsonfeed.org\\/version\\/1.1", "items": []}'
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "kind"),
+    [
+        (RSS, "application/rss+xml", "feed"),
+        (RSS, "text/html", "feed"),  # the content wins over the label
+        (b"\xef\xbb\xbf" + RSS, None, "feed"),
+        (codecs.BOM_UTF16_LE + RSS.decode().encode("utf-16-le"), None, "feed"),
+        (b"<!-- generated <by> a tool -->" + ATOM, None, "feed"),
+        (RDF, "application/rdf+xml", "feed"),
+        (JSON_FEED, "application/json", "feed"),
+        (b'{"error": "no"}', "application/json", "unknown"),
+        (b"<!DOCTYPE html><html><body>x</body></html>", "application/rss+xml", "html"),
+        (b'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"/>', None, "html"),
+        (b"\n\n  <HTML><HEAD></HEAD></HTML>", None, "html"),
+        (b"Service Unavailable <b>sorry</b>", "text/html", "html"),
+        (b"plain words", "text/plain", "unknown"),
+        (b"", None, "unknown"),
+        (b'<?xml version="1.0"?><error>quota</error>', "text/xml", "unknown"),
+    ],
+)
+def test_classify(body: bytes, content_type: str | None, kind: str) -> None:
+    assert classify(body, content_type) == kind
+
+
+def test_advertised_feeds_are_resolved_filtered_and_deduplicated() -> None:
+    page = b"""<html><head><base href="/blog/">
+      <link rel="alternate" type="application/rss+xml" href="rss.xml?a=1&amp;b=2">
+      <LINK REL="Alternate Feed" TYPE="application/atom+xml; charset=utf-8" HREF="atom.xml"/>
+      <link rel="alternate" type="application/feed+json" href="https://cdn.example/f.json">
+      <link rel="alternate" type="application/rss+xml" href="rss.xml?a=1&amp;b=2">
+      <link rel="alternate" type="text/html" hreflang="de" href="/de/">
+      <link rel="stylesheet" type="application/rss+xml" href="nope.xml">
+      <link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">
+    </head><body></body></html>"""
+    assert advertised_feeds(page, "https://example.org/index.html") == [
+        "https://example.org/blog/rss.xml?a=1&b=2",
+        "https://example.org/blog/atom.xml",
+        "https://cdn.example/f.json",
+    ]
+
+
+def test_not_a_feed_error_words() -> None:
+    many = (
+        b"<html><head>"
+        + b"".join(
+            b'<link rel="alternate" type="application/rss+xml" href="/%d.xml">' % n
+            for n in range(5)
+        )
+        + b"</head></html>"
+    )
+    assert str(not_a_feed_error(many, "http://h/")) == (
+        "not a feed: an HTML page (it advertises http://h/0.xml, http://h/1.xml, "
+        "http://h/2.xml and 2 more)"
+    )
+    assert str(not_a_feed_error(b"  \n", "http://h/")) == "not a feed: the response was empty"
+    assert not_a_feed_error(RSS, "http://h/") is None
+    assert not_a_feed_error(JSON_FEED, "http://h/") is None
+
+
+# ---------------------------------------------------------------- entity expansion
+
+QUADRATIC = (
+    b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "' + b"x" * 50_000 + b'">]>'
+    b"<rss><channel><title>" + b"&a;" * 20_000 + b"</title></channel></rss>"
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        billion_laughs(),
+        billion_laughs(padding=1_000_000),
+        QUADRATIC,
+        b"<!DOCTYPE rss [<!ENTITY % p \"<!ENTITY x 'y'>\"> %p;]><rss/>",
+        b'<!DOCTYPE rss [<!ENTITY x SYSTEM "file:///dev/zero">]><rss>&x;</rss>',
+        b'<!-- <rss> -->\n<!DOCTYPE rss [\n<!ENTITY a "&#38;b;&#38;b;">\n]><rss/>',
+        codecs.BOM_UTF16_LE + billion_laughs().decode().encode("utf-16-le"),
+        b"junk before <!DOCTYPE rss [<!entity a 'aaaa'>]><rss>&a;</rss>",
+    ],
+    ids=[
+        "laughs",
+        "padded",
+        "quadratic",
+        "parameter",
+        "external",
+        "after-comment",
+        "utf16",
+        "junk",
+    ],
+)
+def test_entity_bombs_are_refused_quickly(body: bytes) -> None:
+    started = time.monotonic()
+    assert has_dangerous_dtd(body)
+    error = not_a_feed_error(body, "http://h/feed")
+    assert error is not None and error.kind == "unsafe"
+    assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        RSS,
+        b'<?xml version="1.0"?><!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN"'
+        b' "http://my.netscape.com/publish/formats/rss-0.91.dtd"><rss version="0.91"/>',
+        b'<!DOCTYPE rss [<!ENTITY nbsp "&#160;"> <!ENTITY copy "&#xA9;"><!-- ok -->]><rss/>',
+        b"<rss><item><description><![CDATA[<!DOCTYPE x [<!ENTITY a 'b'>]>]]>"
+        b"</description></item></rss>",
+    ],
+    ids=["plain", "netscape", "char-entities", "cdata"],
+)
+def test_ordinary_feeds_are_not_refused(body: bytes) -> None:
+    assert not has_dangerous_dtd(body)
+
+
+def test_feeds_that_pass_the_guard_parse_fast_and_small() -> None:
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY nbsp "&#160;">]><rss version="2.0">'
+        b"<channel><title>t</title><item><title>" + b"a&nbsp;" * 100_000 + b"z</title></item>"
+        b"</channel></rss>"
+    )
+    assert not has_dangerous_dtd(body)
+    tracemalloc.start()
+    started = time.monotonic()
+    try:
+        parsed = feedparser.parse(body, response_headers=parser_headers("application/rss+xml"))
+        took = time.monotonic() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert parsed.entries[0].title == "a\xa0" * 100_000 + "z"
+    assert took < 5.0 and peak < 50 * MB

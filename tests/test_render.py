@@ -1,0 +1,550 @@
+"""Rendering: what a user reads in each format, and what hostile feed text cannot do to it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from html.parser import HTMLParser
+
+import pytest
+from apprise.conversion import markdown_to_html
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.fakes.telegram import parse_html, utf16_len
+from watcher.core.errors import WatcherError
+from watcher.core.models import Alert, Snippet
+from watcher.core.render import Format, Message, Renderer, format_for_url, telegram_split
+
+HOSTILE = 'Kyiv <script>alert(1)</script> <img src=x onerror="alert(2)"> & more'
+LINK = "https://example.com/story?id=1&lang=en"
+
+
+def make_alert(**changes: object) -> Alert:
+    alert = Alert(
+        rule="ukraine",
+        feed="Reuters",
+        title="Talks resume in Kyiv",
+        link=LINK,
+        published=datetime(2024, 5, 1, 12, 34, tzinfo=UTC),
+        snippet=Snippet("Delegations met in Kyiv on Monday", ((19, 23),)),
+    )
+    return replace(alert, **changes)  # type: ignore[arg-type]
+
+
+class Elements(HTMLParser):
+    """Every element and attribute in an HTML document, and its text."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self.bold: list[str] = []
+        self._in_bold = 0
+        self.feed(markup)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag in ("b", "strong"):
+            self._in_bold += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("b", "strong"):
+            self._in_bold -= 1
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._in_bold:
+            self.bold.append(data)
+
+    def names(self) -> set[str]:
+        return {tag for tag, _ in self.tags}
+
+    def hrefs(self) -> list[str | None]:
+        return [attrs.get("href") for tag, attrs in self.tags if tag == "a"]
+
+    def visible(self) -> str:
+        return re.sub(r"\s+", " ", "".join(self.text)).strip()
+
+
+def one(messages: list[Message]) -> Message:
+    assert len(messages) == 1
+    return messages[0]
+
+
+# -- escaping: feed text arrives as text, never as markup --------------------------
+
+
+def test_html_shows_a_hostile_title_as_text_and_adds_no_elements() -> None:
+    renderer = Renderer()
+    clean = Elements(one(renderer.alert(make_alert(), "html")).body)
+    hostile = Elements(one(renderer.alert(make_alert(title=HOSTILE), "html")).body)
+
+    assert hostile.names() == clean.names()
+    assert not any("onerror" in attrs for _, attrs in hostile.tags)
+    assert HOSTILE in hostile.visible()
+
+
+def test_telegram_shows_a_hostile_title_as_text_telegram_would_accept() -> None:
+    message = one(Renderer().alert(make_alert(title=HOSTILE, feed="<b>Outlet</b>"), "telegram"))
+
+    visible, links = parse_html(message.body)  # raises where Telegram would answer 400
+
+    assert HOSTILE in visible
+    assert "<b>Outlet</b>" in visible
+    assert links == (LINK,)
+    assert "<script" not in message.body and "<img" not in message.body
+
+
+def test_markdown_keeps_hostile_text_literal_even_when_rendered_to_html() -> None:
+    message = one(
+        Renderer().alert(make_alert(title=HOSTILE + " *not bold* [x](https://e.vil)"), "markdown")
+    )
+
+    page = Elements(markdown_to_html(message.body))
+
+    assert {"script", "img", "em"}.isdisjoint(page.names())
+    assert "https://e.vil" not in page.hrefs()
+    assert HOSTILE + " *not bold* [x](https://e.vil)" in page.visible()
+
+
+def test_text_keeps_the_title_verbatim_but_on_one_line() -> None:
+    body = one(
+        Renderer().alert(make_alert(title="A\nfake line\x00 <b>", feed="Out\u202elet"), "text")
+    ).body
+
+    assert body.splitlines()[0] == "A fake line <b>"
+    assert "Outlet" in body
+
+
+# -- links ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["html", "telegram"])
+def test_story_link_is_clickable_with_its_query_intact(fmt: Format) -> None:
+    body = one(Renderer().alert(make_alert(), fmt)).body
+
+    assert LINK in Elements(body).hrefs()
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        " \tjavascript:alert(1)",
+        "java\x00script:alert(1)",
+        "data:text/html;base64,PHNjcmlwdD4=",
+        "vbscript:msgbox(1)",
+        "javascript://example.com/%0Aalert(1)",
+        "/relative/path",
+        "https://",
+    ],
+)
+@pytest.mark.parametrize("fmt", ["text", "html", "telegram", "markdown"])
+def test_only_http_links_are_offered(fmt: Format, link: str) -> None:
+    body = one(Renderer().alert(make_alert(link=link), fmt)).body
+
+    assert "script:" not in body.lower() and "data:" not in body
+    assert "Talks resume in Kyiv" in body
+    if fmt in ("html", "telegram"):
+        assert Elements(body).hrefs() == []
+
+
+@pytest.mark.parametrize("fmt", ["html", "telegram"])
+def test_a_quote_in_a_link_cannot_break_out_of_the_attribute(fmt: Format) -> None:
+    link = 'https://example.com/a?q="><script>x</script>'
+    body = one(Renderer().alert(make_alert(link=link), fmt)).body
+
+    page = Elements(body)
+    assert "script" not in page.names()
+    assert page.hrefs()[0] == "https://example.com/a?q=%22%3E%3Cscript%3Ex%3C/script%3E"
+
+
+def test_markdown_link_survives_parentheses_in_the_url() -> None:
+    link = "https://en.wikipedia.org/wiki/Kyiv_(city)"
+    body = one(Renderer().alert(make_alert(link=link), "markdown")).body
+
+    assert Elements(markdown_to_html(body)).hrefs() == [
+        "https://en.wikipedia.org/wiki/Kyiv_%28city%29"
+    ]
+
+
+# -- content -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "highlighted"),
+    [
+        ("text", "met in [Kyiv] on"),
+        ("markdown", "met in **Kyiv** on"),
+        ("telegram", "met in <b>Kyiv</b> on"),
+        ("html", "met in <b>Kyiv</b> on"),
+    ],
+)
+def test_matched_words_are_highlighted_in_the_snippet(fmt: Format, highlighted: str) -> None:
+    body = one(Renderer().alert(make_alert(), fmt)).body
+
+    assert highlighted in body
+
+
+def test_marks_out_of_order_overlapping_or_out_of_range_still_highlight_the_words() -> None:
+    text = "alpha beta gamma delta"
+    snippet = Snippet(text, ((11, 16), (0, 3), (2, 5), (17, 99), (8, 8), (-5, -1)))
+
+    body = one(Renderer().alert(make_alert(snippet=snippet), "telegram")).body
+
+    assert Elements(body).bold[-3:] == ["alpha", "gamma", "delta"]
+
+
+def test_snippet_whitespace_is_folded_to_single_spaces() -> None:
+    text = "\n  Delegations met \t in Kyiv \n"
+    snippet = Snippet(text, ((text.index("Kyiv"), text.index("Kyiv") + 4),))
+
+    body = one(Renderer().alert(make_alert(snippet=snippet), "text")).body
+
+    assert "Delegations met in [Kyiv]" in body.splitlines()
+
+
+def test_whitespace_inside_a_mark_stays_outside_the_bold() -> None:
+    snippet = Snippet("say  hello\n world", ((3, 10),))
+
+    body = one(Renderer().alert(make_alert(snippet=snippet), "markdown")).body
+
+    assert "say **hello** world" in body
+
+
+def test_alert_names_outlet_time_rule_and_others_that_reported_it() -> None:
+    alert = make_alert(also_reported_by=("AP", "BBC News"))
+
+    for fmt in ("text", "html", "telegram", "markdown"):
+        body = Elements(one(Renderer().alert(alert, fmt)).body).visible()
+        assert "Reuters" in body
+        assert "2024-05-01 12:34 UTC" in body
+        assert "ukraine" in body
+        assert "Also reported by: AP, BBC News" in body
+
+
+def test_also_reported_by_is_absent_when_no_one_else_reported_it() -> None:
+    for fmt in ("text", "html", "telegram", "markdown"):
+        body = one(Renderer().alert(make_alert(), fmt)).body
+        assert "also reported" not in body.lower()
+
+
+@pytest.mark.parametrize(
+    ("published", "shown"),
+    [
+        (datetime(2024, 5, 1, 14, 34, tzinfo=timezone(timedelta(hours=2))), "2024-05-01 12:34 UTC"),
+        (datetime(2024, 5, 1, 12, 34), "2024-05-01 12:34 UTC"),
+    ],
+)
+def test_time_is_shown_in_utc(published: datetime, shown: str) -> None:
+    body = one(Renderer().alert(make_alert(published=published), "text")).body
+
+    assert shown in body
+
+
+def test_undated_alert_renders_without_a_time() -> None:
+    body = one(Renderer().alert(make_alert(published=None), "text")).body
+
+    assert "UTC" not in body and "Reuters" in body
+
+
+def test_titles_per_format() -> None:
+    alert = make_alert(title=HOSTILE)
+    renderer = Renderer()
+
+    html = one(renderer.alert(alert, "html"))
+    telegram = one(renderer.alert(alert, "telegram"))
+
+    assert html.title == f"ukraine: {HOSTILE}"  # the e-mail subject: plain text
+    assert html.text_body is not None and HOSTILE in html.text_body
+    assert "[Kyiv]" in html.text_body
+    assert telegram.title == ""  # Apprise would splice a title into Telegram HTML unescaped
+    assert HOSTILE in parse_html(telegram.body)[0]
+
+
+# -- digests -------------------------------------------------------------------------
+
+
+def digest_alerts() -> list[Alert]:
+    t = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    return [
+        make_alert(rule="energy", title="Oil up", published=t - timedelta(hours=5)),
+        make_alert(rule="ukraine", title="Undated report", published=None),
+        make_alert(rule="ukraine", title="Ceasefire holds", published=t - timedelta(hours=3)),
+        make_alert(rule="energy", title="Grid fails", published=t),
+        make_alert(rule="ukraine", title="Talks resume", published=t - timedelta(hours=1)),
+    ]
+
+
+@pytest.mark.parametrize("fmt", ["text", "html", "telegram", "markdown"])
+def test_digest_is_newest_first_grouped_by_rule_with_undated_last(fmt: Format) -> None:
+    messages = Renderer().digest(digest_alerts(), fmt, "Daily digest")
+    body = Elements(one(messages).body).visible()
+
+    # Groups come in the order of their newest story; each group is newest first.
+    order = [
+        "energy",
+        "Grid fails",
+        "Oil up",
+        "ukraine",
+        "Talks resume",
+        "Ceasefire holds",
+        "Undated report",
+    ]
+    positions = [body.index(text) for text in order]
+    assert positions == sorted(positions)
+    assert "Daily digest" in body and "5 alerts" in body
+
+
+def test_digest_of_one_alert_and_of_none() -> None:
+    renderer = Renderer()
+
+    assert "1 alert" in one(renderer.digest([make_alert()], "text", "Hourly")).body
+    assert renderer.digest([], "telegram", "Hourly") == []
+
+
+def test_html_digest_has_a_text_part_with_the_same_stories() -> None:
+    message = one(Renderer().digest(digest_alerts(), "html", "Daily <digest>"))
+
+    assert message.title == "Daily <digest>"
+    assert message.text_body is not None
+    for alert in digest_alerts():
+        assert alert.title in message.text_body
+
+
+# -- Telegram's limit ----------------------------------------------------------------
+
+
+def weight(part: str) -> int:
+    visible, _ = parse_html(part)
+    return utf16_len(visible)
+
+
+def test_long_telegram_digest_splits_into_parts_telegram_accepts_keeping_every_story() -> None:
+    alerts = [
+        make_alert(
+            title=f"Story number {n} about <things> & stuff",
+            snippet=Snippet("word " * 60 + "Kyiv", ((300, 304),)),
+            published=datetime(2024, 5, 1, tzinfo=UTC) - timedelta(minutes=n),
+            also_reported_by=("AP",),
+        )
+        for n in range(60)
+    ]
+
+    parts = Renderer().digest(alerts, "telegram", "Daily digest")
+
+    assert len(parts) > 1
+    visible = ""
+    for part in parts:
+        assert part.format == "telegram" and part.title == ""
+        assert weight(part.body) <= 4096
+        # Apprise's HTML mode turns line breaks into \r\n: the part must still fit.
+        assert utf16_len(parse_html(part.body)[0].replace("\n", "\r\n")) <= 4096
+        visible += parse_html(part.body)[0] + "\n"
+    for n in range(60):
+        assert f"Story number {n} about <things> & stuff" in visible
+
+
+def test_a_single_over_long_alert_is_split_too() -> None:
+    alert = make_alert(snippet=Snippet("lorem ipsum " * 1000, ((0, 5),)))
+
+    parts = Renderer().alert(alert, "telegram")
+
+    assert len(parts) > 1
+    assert all(weight(p.body) <= 4096 for p in parts)
+
+
+def test_split_counts_utf16_units_not_python_characters() -> None:
+    emoji = "😀" * 3000  # 3,000 characters but 6,000 UTF-16 units
+
+    parts = telegram_split(emoji)
+
+    assert [utf16_len(parse_html(p)[0]) for p in parts] == [4096, 6000 - 4096]
+
+
+def test_split_counts_an_entity_as_one_character() -> None:
+    assert telegram_split("&lt;" * 4096) == ["&lt;" * 4096]
+    assert len(telegram_split("&lt;" * 4097)) == 2
+
+
+def test_split_breaks_between_words_and_reopens_tags() -> None:
+    words = [f"w{n}" for n in range(3000)]
+    markup = '<b>bold <a href="https://example.com/">' + " ".join(words) + "</a></b> tail"
+
+    parts = telegram_split(markup, limit=1000)
+
+    assert len(parts) > 1
+    seen: list[str] = []
+    for part in parts:
+        visible, _ = parse_html(part)
+        assert utf16_len(visible) <= 1000
+        seen += visible.split()
+    assert seen == ["bold", *words, "tail"]
+    assert parts[1].startswith('<b><a href="https://example.com/">')
+    assert parts[0].endswith("</a></b>")
+
+
+def test_split_fills_parts_rather_than_breaking_at_an_early_blank_line() -> None:
+    words = " ".join(["w"] * 600)  # 1,199 units
+
+    parts = telegram_split(f"intro\n\n{words}", limit=1000)
+
+    assert len(parts) == 2
+    assert parts[0].startswith("intro") and weight(parts[0]) > 900
+
+
+def test_split_prefers_a_blank_line_to_a_space() -> None:
+    first = " ".join(["alpha"] * 150)  # 899 units
+    second = " ".join(["beta"] * 20)
+
+    parts = telegram_split(f"{first}\n\n{second}", limit=1000)
+
+    assert parts == [first, second]
+
+
+def test_a_word_longer_than_a_part_is_cut_but_never_inside_an_entity() -> None:
+    parts = telegram_split("x" * 9 + "&amp;" + "y" * 5, limit=10)
+
+    assert parts == ["x" * 9 + "&amp;", "y" * 5]
+    assert telegram_split("x" * 10 + "<b>y</b>", limit=10) == ["x" * 10, "<b>y</b>"]
+
+
+def test_split_makes_a_user_template_acceptable_to_telegram() -> None:
+    parts = telegram_split(
+        "<div>one<br>two</div> <b>bold <i>both</b> stray < & ampersand "
+        '<a href="javascript:x">js</a>'
+        '<code><b>no tags in code</b></code><span class="tg-spoiler">s</span> '
+        '<a href="https://a.test/">outer <a href="https://b.test/">inner</a></a>'
+    )
+
+    visible, links = parse_html(parts[0])
+    assert visible == "one\ntwo bold both stray < & ampersand jsno tags in codes outer inner"
+    assert links == ("https://a.test/",)
+
+
+telegram_html = st.lists(
+    st.sampled_from([*"ab <>&\n😀é", "&lt;", "&amp;", "<b>", "</b>", "<i>", "</i>", "word "]),
+    max_size=400,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(telegram_html, st.integers(min_value=2, max_value=120))
+def test_split_parts_always_parse_fit_and_lose_no_text(markup: str, limit: int) -> None:
+    parts = telegram_split(markup, limit)
+
+    whole = "".join(parse_html(p)[0] for p in telegram_split(markup, 10**6))
+    got = ""
+    for part in parts:
+        visible, _ = parse_html(part)
+        assert utf16_len(visible) <= limit
+        assert visible.strip()
+        got += visible
+    assert re.sub(r"\s", "", got) == re.sub(r"\s", "", whole)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    title=st.text(max_size=200),
+    feed=st.text(max_size=50),
+    snippet=st.text(max_size=300),
+    marks=st.lists(st.tuples(st.integers(-5, 320), st.integers(-5, 320)), max_size=5),
+    link=st.one_of(st.none(), st.text(max_size=50), st.just("https://x.test/?a=<'\"&>")),
+)
+def test_any_feed_text_renders_to_markup_that_adds_no_elements(
+    title: str, feed: str, snippet: str, marks: list[tuple[int, int]], link: str | None
+) -> None:
+    alert = make_alert(title=title, feed=feed, link=link, snippet=Snippet(snippet, tuple(marks)))
+    renderer = Renderer()
+
+    for part in renderer.alert(alert, "telegram"):
+        visible, links = parse_html(part.body)
+        assert utf16_len(visible) <= 4096
+        assert all(href.startswith(("https://", "http://")) for href in links)
+    page = Elements(one(renderer.alert(alert, "html")).body)
+    assert page.names() <= {"html", "body", "h2", "p", "a", "b"}
+    assert all(set(attrs) <= {"href", "style"} for _, attrs in page.tags)
+
+
+# -- format choice -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "fmt"),
+    [
+        ("tgram://123:abc/456", "telegram"),
+        ("TGRAM://123:abc/456", "telegram"),
+        ("mailto://user:pass@example.com", "html"),
+        ("mailtos://user:pass@example.com", "html"),
+        ("json://localhost:8080/hook", "text"),
+        ("ntfy://topic", "text"),
+        ("discord://a/b", "text"),
+        ("not a url", "text"),
+    ],
+)
+def test_format_for_url(url: str, fmt: Format) -> None:
+    assert format_for_url(url) == fmt
+
+
+# -- user templates ------------------------------------------------------------------
+
+
+def test_user_template_replaces_the_default_and_is_escaped_for_its_format() -> None:
+    renderer = Renderer(
+        {
+            "alert.text": "{{ alert.rule }} | {{ alert.title }} | {{ alert.snippet }}",
+            "alert.html": "<p>{{ alert.title }}</p>",
+        }
+    )
+
+    text = one(renderer.alert(make_alert(title=HOSTILE), "text"))
+    html = one(renderer.alert(make_alert(title=HOSTILE), "html"))
+
+    assert text.body == f"ukraine | {HOSTILE} | Delegations met in [Kyiv] on Monday"
+    assert Elements(html.body).names() == {"p"}
+    assert html.text_body == text.body
+
+
+def test_user_telegram_template_is_made_acceptable_to_telegram() -> None:
+    renderer = Renderer(
+        {"alert.telegram": "<div>{{ alert.title }}</div><br><p>{{ alert.feed }}</p>"}
+    )
+
+    body = one(renderer.alert(make_alert(title=HOSTILE), "telegram")).body
+
+    assert parse_html(body)[0] == f"{HOSTILE}\nReuters"
+
+
+def test_user_digest_template_gets_groups_newest_first() -> None:
+    renderer = Renderer(
+        {
+            "digest.text": "{% for g in groups %}[{{ g.rule }}]"
+            "{% for a in g.alerts %} {{ a.title }};{% endfor %}{% endfor %}"
+        }
+    )
+
+    body = one(renderer.digest(digest_alerts(), "text", "t")).body
+
+    assert body == (
+        "[energy] Grid fails; Oil up;[ukraine] Talks resume; Ceasefire holds; Undated report;"
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"alert.text": "{{ alert.title "}, "template 'alert.text', line 1"),
+        ({"digest.html": "ok\n{% for x in %}"}, "template 'digest.html', line 2"),
+        ({"alert.text": "{{ alert.titel }}"}, "'alert.text' failed"),
+        ({"alert.xml": "x"}, "unknown template name(s) 'alert.xml'"),
+    ],
+)
+def test_broken_user_templates_are_refused_with_a_clear_message(
+    overrides: dict[str, str], expected: str
+) -> None:
+    with pytest.raises(WatcherError, match=re.escape(expected)):
+        Renderer(overrides)

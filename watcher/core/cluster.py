@@ -1,0 +1,472 @@
+"""Which new stories report an event already seen: fingerprints, one pairwise rule, a window index.
+
+A wire story re-published by a dozen outlets must give one alert, but the
+next day's development in the same place must give another.  The rule is
+therefore about *which* headline words two stories share, not about the
+topic: two headlines about Hama share "Hama" and "rebels" whether or not they
+report the same thing, so what decides is the share of content words in
+common (a word only one headline has counts as shared when the other story's
+lead says it), or a lead that is largely the same text.  Headlines that carry
+different numbers (a new toll, part 2, week 43) are held to be different news.
+
+``same_event`` is the whole rule; ``ClusterIndex.find`` gives exactly the
+answer of scanning the window with it, but looks candidates up by shared
+headline words and shared lead shingles, so its cost does not grow with a
+window of ordinary news.  See docs/clustering.md for the measurements.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import count
+from typing import TypeGuard, TypeVar
+
+import regex
+
+from watcher.core.text import fold, html_to_text, words
+
+DEFAULT_THRESHOLD: float = 0.8
+"""Chosen for precision on tests/data/cluster_pairs.jsonl: a wrong merge hides a story."""
+
+FINGERPRINT_VERSION = 1
+"""Bumped whenever normalisation changes, so stored fingerprints are recomputed, not compared."""
+
+LEAD_WORDS = 50
+SHINGLE_WORDS = 3
+SHINGLE_SAMPLE = 4  # keep the shingles whose hash is 0 mod 4 (Broder's mod-m sample)
+MIN_LEAD_SAMPLES = 3  # a shorter lead says too little to decide on
+MIN_SHARED_SAMPLES = 2
+MIN_SHARED_TERMS = 3  # "Donald Trump" in common is a topic, not an event
+NUMBER_PENALTY = 0.5
+TERM_CHARS = 7
+
+# Outlets and agencies that appear as a headline suffix ("- Reuters", "| Al Jazeera",
+# "(AP)"); compared after folding.  A suffix that looks like a domain also counts.
+_OUTLETS_RAW = (
+    "reuters;ap;associated press;the associated press;afp;agence france-presse;bloomberg;"
+    "ana-mpa;amna;απε-μπε;απε;αμνα;ερτ;ertnews;ertnews.gr;kathimerini;ekathimerini;"
+    "naftemporiki;in.gr;to vima;tovima;protothema;iefimerida;news247;skai;cnn greece;"
+    "keep talking greece;greek reporter;greek city times;al jazeera;al jazeera english;"
+    "aljazeera;bbc;bbc news;bbc sport;bbc world service;cnn;cnbc;abc;abc news;nbc news;"
+    "cbs news;fox news;npr;pbs;voa;voice of america;rfe/rl;radio free europe;the guardian;"
+    "guardian;the observer;the independent;independent;the telegraph;telegraph;daily mail;"
+    "mail online;the times;financial times;ft;the economist;sky news;itv news;"
+    "the new york times;new york times;nyt;the washington post;washington post;wsj;"
+    "the wall street journal;wall street journal;usa today;los angeles times;politico;"
+    "politico europe;axios;the hill;newsweek;the atlantic;vox;the verge;techcrunch;wired;"
+    "ars technica;engadget;euronews;dw;deutsche welle;france 24;france24;rfi;le monde;"
+    "le figaro;der spiegel;spiegel;spiegel online;zeit online;faz;tagesschau;el pais;ansa;"
+    "efe;dpa;xinhua;kyodo;kyodo news;yonhap;tass;ria novosti;interfax;anadolu;"
+    "anadolu agency;the japan times;japan times;japan today;nhk;nhk world;the hindu;"
+    "indian express;the indian express;times of india;hindustan times;india today;ndtv;"
+    "dawn;mehr;mehr news;mehr news agency;tasnim;irna;cbc;cbc news;ctv news;global news;"
+    "rte;the irish times;breakingnews.ie;nl times;dutchnews;the local;yahoo;yahoo news;msn;"
+    "upi;pa;pa media;sputnik;rt;trt world;haaretz;the times of israel;times of israel;"
+    "jerusalem post;the jerusalem post;arab news;the national;gulf news;khaleej times;"
+    "middle east eye;news24;the moscow times;meduza;kyiv independent;the kyiv independent;"
+    "ukrinform;balkan insight;euractiv;the straits times;straits times;"
+    "south china morning post;scmp;sbs news;the age;sydney morning herald;nz herald;rnz"
+)
+_OUTLETS = frozenset(fold(name) for name in _OUTLETS_RAW.split(";"))
+# Attribution tags newsrooms append: "... tariffs on steel - sources".
+_ATTRIBUTIONS = frozenset(
+    {"sources", "source", "report", "reports", "media", "statement", "filing", "document", "paper"}
+)
+
+# Wire and format markers in front of a headline; matched on folded text, repeatedly.
+_PREFIX = regex.compile(
+    r"^\s*(?:update|updated|corrected|correction|refile|rpt|repeat|wrapup|exclusive|breaking|"
+    r"breaking news|urgent|flash|alert|live|live updates|watch|video|photos|pictures|"
+    r"in pictures|gallery|listen|audio|εκτακτο|εκτακτη ειδηση|βιντεο|eilmeldung|en direct|"
+    r"direct|ultima hora|ultim'ora)\s*\d*\s*[-:–—|]+\s*"
+)
+_FORMAT_TAIL = regex.compile(
+    r"(?:\s+[-–—|]\s*|\s*[(\[])(?:video|watch|live|photos|pictures|updated|update|"
+    r"as it happened)\s*[)\]]?\s*$"
+)
+_SECTION = regex.compile(r"^\s*([^›»]{1,40}?)\s*[›»]\s*")
+_TAIL_SEPARATOR = regex.compile(r"\s+[-–—|]\s+|\s*\|\s*")
+_PAREN_TAIL = regex.compile(r"\s*\(([^()]{1,40})\)\s*$")
+_DOMAIN = regex.compile(r"^[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}$")
+# Abbreviations that fold into stopwords ("US" -> "us") or into single letters.
+_ABBREVIATIONS = (
+    (regex.compile(r"\bU\.\s?S\.(?:\s?A\.)?|\bUSA?\b|\bUnited States\b"), "USA"),
+    (regex.compile(r"\bU\.\s?K\.|\bUK\b"), "UK"),
+    (regex.compile(r"\bU\.\s?N\.|\bUN\b"), "UN"),
+    (regex.compile(r"\bE\.\s?U\.|\bEU\b"), "EU"),
+)
+_SPACE = regex.compile(r"\s+")
+_DIGIT_GROUPING = regex.compile(r"(?<=\d)[.,'’\u00a0\u202f](?=\d)")
+# "WASHINGTON (Reuters) - ", "TEHRAN, Aug. 12 (MNA) – ", "VATICAN CITY (AP) — ".
+_DATELINE = regex.compile(r"^\s*[^()\n]{0,60}?\(\s*[^()\n]{1,30}\)\s*[-–—:]{1,2}\s*")
+_CREDIT = regex.compile(r"^\s*(?:reuters|ap|afp|ana-mpa|dpa|efe|ansa)\s*[-–—:]\s+", regex.I)
+# "KARLSTAD: Projektledaren ..." and "ENGELSBERG. Valrörelsen ...".
+_CAPS_PLACE = regex.compile(r"^\s*\p{Lu}[\p{Lu}\p{M}'’ -]{2,30}[:.]\s+(?=\p{Lu})")
+
+_CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
+_LATIN = regex.compile(r"^[a-z]+$")
+_GREEK = regex.compile(r"^\p{Greek}+$")
+_CYRILLIC = regex.compile(r"^\p{Cyrillic}+$")
+
+
+def _folded_endings(endings: str) -> tuple[str, ...]:
+    return tuple(sorted({fold(e) for e in endings.split()}, key=len, reverse=True))
+
+
+_GREEK_ENDINGS = _folded_endings("ους ων ες ος ου ης ας εις ια α ε η ι ο υ ω ς")
+_CYRILLIC_ENDINGS = _folded_endings(
+    "ами ями ого его ому ему ыми ими ых их ой ей ий ый ая яя ое ее ов ев ах ях ам ям ом ем "
+    "а я о е ы и у ю ь"
+)
+
+# Function words of the languages in the corpus, plus reporting verbs ("says"),
+# which tell nothing about the event.  Folded like the text they are matched on.
+_STOPWORDS_RAW = (
+    # en
+    "a an the of to in on at for and or but nor is are was were be been being has have had "
+    "do does did with from by as that this these those it its into onto over under after "
+    "before amid about against between than then so if not no yes can could will would "
+    "shall should may might must up down out off again more most very just also only new "
+    "says said say tells told he she they we you i his her their our your them him us who "
+    "whom whose which what when where why how all any each few other some such own same "
+    "here there while during through per via vs v "
+    # fr
+    "le la les l un une des du de d et en au aux à pour par sur dans avec sans sous ce cet "
+    "cette ces qui que qu quoi dont ou où est sont été être ont il elle ils elles on ne pas "
+    "plus se sa son ses leur leurs y mais comme après avant selon entre lors "
+    # de
+    "der die das den dem des ein eine einer eines einem einen und oder aber im ins am an "
+    "auf aus bei mit nach von vom zu zum zur für über unter vor ist sind war wird werden "
+    "wurde hat haben nicht kein keine sich es er sie wir ihr auch als wie bis durch gegen um "
+    # es, it, pt
+    "el los las unos unas del al por para con sin sobre es son fue ha han su sus lo le como "
+    "tras ante il lo gli di della dei degli delle da dal dalla nel nella e per su sul sulla "
+    "tra fra è sono che non si alla ai alle o os um uma do da dos das no na nos nas ou sem "
+    "é são não ao aos às pelo pela após "
+    # nl, sv
+    "het een van op voor bij aan zijn niet dat die er te naar om ett och i på av för med "
+    "till som är att det den de har inte om från "
+    # el
+    "ο η το οι τα του της των τον την τους τις ένα ενός μια μία και σε στο στη στην στον "
+    "στα στις στους με για από ως προς κατά μετά χωρίς θα να δεν μην που πως ότι αλλά ή "
+    "είναι ήταν "
+    # ru
+    "в во на и с со по за из к ко у о об от до для не что как а но это при же ли "
+    # ur
+    "کے کی کا اور میں سے کو نے ہے ہیں پر کہ یہ وہ بھی"
+)
+_STOPWORDS = frozenset(fold(w) for w in _STOPWORDS_RAW.split())
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What is kept of a story to compare it later; small, and stable across processes.
+
+    ``title`` and ``lead`` are sorted content terms (stemmed, folded) of the
+    cleaned headline and of the lead's first words; ``shingles`` is a sample
+    of the lead's three-word shingle hashes (CRC-32, so the same in any process).
+    """
+
+    title: tuple[str, ...]
+    lead: tuple[str, ...] = ()
+    shingles: tuple[int, ...] = ()
+
+    def to_json(self) -> str:
+        """Compact JSON for one SQLite column; carries the version it was made with."""
+        return json.dumps(
+            {"v": FINGERPRINT_VERSION, "t": self.title, "l": self.lead, "s": self.shingles},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, s: str) -> Fingerprint:
+        """Raise ``ValueError`` for text this version did not write: recompute, don't compare."""
+        try:
+            data = json.loads(s)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"fingerprint is not JSON: {e}") from None
+        if not isinstance(data, dict) or data.get("v") != FINGERPRINT_VERSION:
+            version = data.get("v") if isinstance(data, dict) else None
+            raise ValueError(
+                f"fingerprint version {version!r}, expected {FINGERPRINT_VERSION}: "
+                "recompute it from the story's title and lead"
+            )
+        title, lead, shingles = data.get("t"), data.get("l"), data.get("s")
+        if not (_all_str(title) and _all_str(lead) and _all_hash(shingles)):
+            raise ValueError("fingerprint fields have the wrong types")
+        return cls(tuple(title), tuple(lead), tuple(shingles))
+
+
+def _all_str(value: object) -> TypeGuard[list[str]]:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _all_hash(value: object) -> TypeGuard[list[int]]:
+    return isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**32 for v in value
+    )
+
+
+def normalise_title(title: str) -> str:
+    """Folded headline without wire markers ("UPDATE 1-"), sections ("World ›") or outlets."""
+    text = html_to_text(title)
+    for pattern, replacement in _ABBREVIATIONS:
+        text = pattern.sub(replacement, text)
+    text = fold(text).strip()
+    previous = None
+    while text != previous:
+        previous = text
+        text = _PREFIX.sub("", text)
+        section = _SECTION.match(text)
+        if section and len(section.group(1).split()) <= 4:
+            text = text[section.end() :]
+        text = _FORMAT_TAIL.sub("", text)
+        paren = _PAREN_TAIL.search(text)
+        if paren and paren.group(1).strip() in _OUTLETS:
+            text = text[: paren.start()]
+        parts = _TAIL_SEPARATOR.split(text)
+        if len(parts) > 1:
+            last = parts[-1].strip(" .")
+            if last in _OUTLETS or last in _ATTRIBUTIONS or _DOMAIN.match(last):
+                text = text[: text.rfind(parts[-1])].rstrip(" -–—|")
+        text = text.strip()
+    return str(_SPACE.sub(" ", text))
+
+
+def normalise_lead(lead: str) -> str:
+    """Lead text without markup, dateline or agency credit ("ATHENS (ANA-MPA) - ")."""
+    text = html_to_text(lead)
+    text = _DATELINE.sub("", text, count=1)
+    text = _CREDIT.sub("", text, count=1)
+    return str(_CAPS_PLACE.sub("", text, count=1))
+
+
+def _tokens(text: str, abbreviations: bool) -> list[str]:
+    if abbreviations:
+        for pattern, replacement in _ABBREVIATIONS:
+            text = pattern.sub(replacement, text)
+    folded = _DIGIT_GROUPING.sub("", fold(text))
+    out: list[str] = []
+    for word in words(folded):
+        if _CJK.search(word):  # no spaces between words: use character pairs
+            out.extend(word[i : i + 2] for i in range(max(1, len(word) - 1)))
+        else:
+            out.append(word)
+    return out
+
+
+def _stem(word: str) -> str:
+    """Crude, but the same on both sides: inflections and demonyms meet ("Syrian", "Syria")."""
+    if _LATIN.match(word):
+        if len(word) >= 5 and word.endswith("ies"):
+            word = word[:-3] + "y"
+        elif len(word) >= 6 and word.endswith("ing"):
+            word = word[:-3]
+        elif len(word) >= 5 and word.endswith(("ed", "es")):
+            word = word[:-2]
+        elif len(word) >= 4 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+            word = word[:-1]
+        if len(word) >= 6 and (
+            word.endswith("ian") or (word[-1] == "i" and word[-2] not in "aeiou")
+        ):
+            # demonyms: "syrian" -> "syria", "israeli" -> "israel"
+            word = word[:-1]
+        if len(word) >= 5 and word.endswith("e"):
+            word = word[:-1]
+    elif _GREEK.match(word):
+        word = _strip_ending(word, _GREEK_ENDINGS)
+    elif _CYRILLIC.match(word):
+        word = _strip_ending(word, _CYRILLIC_ENDINGS)
+    return word[:TERM_CHARS]
+
+
+def _strip_ending(word: str, endings: Sequence[str]) -> str:
+    for ending in endings:
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            return word[: -len(ending)]
+    return word
+
+
+def _content_terms(tokens: Iterable[str]) -> tuple[str, ...]:
+    return tuple(
+        sorted({_stem(w) for w in tokens if w not in _STOPWORDS and (len(w) > 1 or w.isdigit())})
+    )
+
+
+def fingerprint(title: str, lead: str) -> Fingerprint:
+    """Fingerprint a story from its raw headline and lead (either may hold HTML)."""
+    title_terms = _content_terms(_tokens(normalise_title(title), abbreviations=False))
+    lead_tokens = _tokens(normalise_lead(lead), abbreviations=True)[:LEAD_WORDS]
+    stems = [_stem(w) for w in lead_tokens]
+    hashes = {
+        zlib.crc32("\x1f".join(stems[i : i + SHINGLE_WORDS]).encode())
+        for i in range(len(stems) - SHINGLE_WORDS + 1)
+    }
+    sample = tuple(sorted(h for h in hashes if h % SHINGLE_SAMPLE == 0))
+    return Fingerprint(title_terms, _content_terms(lead_tokens), sample)
+
+
+def _numbers(terms: frozenset[str]) -> set[str]:
+    return {t for t in terms if t.isdigit()}
+
+
+def similarity(a: Fingerprint, b: Fingerprint) -> float:
+    """0..1: the better of headline agreement and lead overlap, halved if numbers differ.
+
+    Headline agreement is the share of the two headlines' content terms that
+    both have, where a term only one headline has still counts if the other
+    story's lead contains it; it needs three terms in common.  Lead overlap is
+    the share of the shorter lead's sampled shingles found in the other; it
+    needs two in common and a headline term that shows up in the other story
+    (so a feed's boilerplate lead matches nothing).
+    """
+    ta, tb = frozenset(a.title), frozenset(b.title)
+    la, lb = frozenset(a.lead), frozenset(b.lead)
+    shared = ta & tb
+    headline = 0.0
+    if len(shared) >= MIN_SHARED_TERMS:
+        explained = len((ta - tb) & lb) + len((tb - ta) & la)
+        headline = min(1.0, (len(shared) + explained) / len(ta | tb))
+    lead = 0.0
+    shorter = min(len(a.shingles), len(b.shingles))
+    if shorter >= MIN_LEAD_SAMPLES and (ta & (tb | lb) or tb & (ta | la)):
+        common = len(set(a.shingles).intersection(b.shingles))
+        if common >= MIN_SHARED_SAMPLES:
+            lead = common / shorter
+    score = max(headline, lead)
+    na, nb = _numbers(ta), _numbers(tb)
+    if na - nb and nb - na:
+        score *= NUMBER_PENALTY
+    return score
+
+
+def _check_threshold(threshold: float) -> None:
+    # At 0 every pair would match, including pairs no index key connects.
+    if not 0.0 < threshold <= 1.0:
+        raise ValueError(f"cluster threshold must be above 0 and at most 1, not {threshold}")
+
+
+def same_event(a: Fingerprint, b: Fingerprint, threshold: float = DEFAULT_THRESHOLD) -> bool:
+    """The clustering rule: do these two stories report the same event?"""
+    _check_threshold(threshold)
+    return similarity(a, b) >= threshold
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    key: int
+    at: datetime
+    fp: Fingerprint
+
+
+_Posting = int | set[int]
+_Token = TypeVar("_Token", str, int)
+
+
+def _post(index: dict[_Token, _Posting], token: _Token, eid: int) -> None:
+    # Most terms and shingles are seen once: keep a bare id until a second arrives.
+    held = index.get(token)
+    if held is None:
+        index[token] = eid
+    elif isinstance(held, set):
+        held.add(eid)
+    else:
+        index[token] = {held, eid}
+
+
+def _unpost(index: dict[_Token, _Posting], token: _Token, eid: int) -> None:
+    held = index.get(token)
+    if isinstance(held, set):
+        held.discard(eid)
+        if len(held) == 1:
+            index[token] = next(iter(held))
+    elif held == eid:
+        del index[token]
+
+
+def _as_set(held: _Posting) -> set[int]:
+    return held if isinstance(held, set) else {held}
+
+
+class ClusterIndex:
+    """The stories of the window, looked up by shared headline terms and lead shingles.
+
+    ``find`` answers exactly as scanning every entry with ``same_event`` would
+    (best similarity wins; ties go to the most recent entry, then the one added
+    last), because the rule never accepts a pair that shares too few keys: a
+    headline match needs three terms in common, a lead match two sampled
+    shingles.  Only entries sharing that many are scored.
+    """
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
+        _check_threshold(threshold)
+        self.threshold = threshold
+        self._entries: dict[int, _Entry] = {}
+        self._by_term: dict[str, _Posting] = {}
+        self._by_shingle: dict[int, _Posting] = {}
+        self._by_age: list[tuple[datetime, int]] = []
+        self._ids = count()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, key: int, fp: Fingerprint, at: datetime) -> None:
+        """Index a story under ``key`` (its cluster id); several entries may share a key."""
+        eid = next(self._ids)
+        self._entries[eid] = _Entry(key, at, fp)
+        for term in fp.title:
+            _post(self._by_term, term, eid)
+        for shingle in fp.shingles:
+            _post(self._by_shingle, shingle, eid)
+        heapq.heappush(self._by_age, (at, eid))
+
+    def find(self, fp: Fingerprint) -> int | None:
+        """Key of the best entry reporting the same event as ``fp``, or ``None``."""
+        best: tuple[float, datetime, int] | None = None
+        for eid in self._candidates(fp):
+            entry = self._entries[eid]
+            score = similarity(fp, entry.fp)
+            if score >= self.threshold and (best is None or (score, entry.at, eid) > best):
+                best = (score, entry.at, eid)
+        return None if best is None else self._entries[best[2]].key
+
+    def evict(self, before: datetime) -> None:
+        """Drop entries stamped before ``before`` (the start of the window)."""
+        while self._by_age and self._by_age[0][0] < before:
+            _, eid = heapq.heappop(self._by_age)
+            entry = self._entries.pop(eid)
+            for term in entry.fp.title:
+                _unpost(self._by_term, term, eid)
+            for shingle in entry.fp.shingles:
+                _unpost(self._by_shingle, shingle, eid)
+
+    def _candidates(self, fp: Fingerprint) -> set[int]:
+        """Entries sharing three headline terms or two sampled lead shingles with ``fp``.
+
+        Postings are intersected smallest first, so a common term ("Trump") is
+        only ever probed against rarer ones and never listed on its own.
+        """
+        found: set[int] = set()
+        terms = _postings(self._by_term, fp.title)
+        for i, first in enumerate(terms):
+            for j in range(i + 1, len(terms)):
+                both = first & terms[j]
+                for third in terms[j + 1 :] if both else ():
+                    found |= both & third
+        shingles = _postings(self._by_shingle, fp.shingles)
+        for i, first in enumerate(shingles):
+            for second in shingles[i + 1 :]:
+                found |= first & second
+        return found
+
+
+def _postings(index: dict[_Token, _Posting], tokens: Iterable[_Token]) -> list[set[int]]:
+    return sorted(
+        (_as_set(held) for token in tokens if (held := index.get(token)) is not None), key=len
+    )
