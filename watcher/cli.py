@@ -15,6 +15,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -251,6 +252,202 @@ def feed_health(config: Config, stored: list[dict[str, Any]]) -> list[dict[str, 
 
 def _short_time(value: str | None) -> str:
     return value.replace("T", " ").removesuffix("+00:00") if value else ""
+
+
+def _compile_query(query: str) -> Any:
+    """A query typed at the command line, as a one-rule RuleBook; exit 2 when it does not parse."""
+    from watcher.core.errors import QueryError
+    from watcher.core.models import RuleSpec
+    from watcher.core.rules import RuleBook, compile_rule
+
+    try:
+        return RuleBook([compile_rule(RuleSpec(name="query", query=query))])
+    except QueryError as exc:
+        fail(f"watcher: bad query: {exc}", EXIT_CONFIG)
+
+
+def _highlighted(text: str, marks: tuple[tuple[int, int], ...]) -> Any:
+    from rich.text import Text
+
+    shown = Text(text)
+    for start, end in marks:
+        shown.stylize("bold reverse", start, end)
+    return shown
+
+
+def _stories_from_jsonl(path: str) -> list[Any]:
+    """Stories from a JSON-lines file of ``{"id", "title", "summary", "content"}`` objects."""
+    from watcher.core.models import Story
+
+    stories = []
+    with click.open_file(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                if not isinstance(item, dict):
+                    raise ValueError("not a JSON object")
+            except ValueError as exc:
+                fail(f"{path}:{number}: {exc}", EXIT_CONFIG)
+            stories.append(
+                Story(
+                    feed=str(item.get("feed", "")),
+                    guid=str(item.get("id", number)),
+                    link=item.get("url") or item.get("link"),
+                    title=str(item.get("title") or ""),
+                    summary=str(item.get("summary") or ""),
+                    content=str(item.get("content") or ""),
+                )
+            )
+    return stories
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("--title", default="", help="Story title to test.")
+@click.option("--text", default="", help="Story text to test.")
+@click.option("--file", "file_", type=click.Path(dir_okay=False), help="An HTML or text file.")
+@click.option("--url", help="Fetch this page and test its main text.")
+@click.option(
+    "--jsonl", type=click.Path(dir_okay=False, allow_dash=True), help="Stories, one JSON a line."
+)
+@click.option(
+    "--rules",
+    "rules_config",
+    type=click.Path(dir_okay=False),
+    help="Test every rule of this config.",
+)
+def match(
+    query: str | None,
+    title: str,
+    text: str,
+    file_: str | None,
+    url: str | None,
+    jsonl: str | None,
+    rules_config: str | None,
+) -> None:
+    """Try a rule before trusting it, like grep.
+
+    \b
+    watcher match 'Hama AND rebels' --title "Rebels shell Hama"
+    watcher match 'Hama AND rebels' --file page.html
+    watcher match 'Hama AND rebels' --jsonl stories.jsonl   (prints matching ids)
+    watcher match --rules config.yaml --jsonl stories.jsonl (prints id<TAB>rule)
+
+    Exits 0 on a match, 1 on none, 2 on a bad query.
+    """
+    from watcher.core.models import Story
+    from watcher.core.rules import RuleBook, compile_rule, prepare, snippet
+
+    if (query is None) == (rules_config is None):
+        fail("watcher match: give a QUERY or --rules CONFIG (one of them)", EXIT_CONFIG)
+    if rules_config is not None:
+        config = guarded(lambda: load_config(Path(rules_config)))
+        book = RuleBook(compile_rule(rule) for rule in config.rules)
+    else:
+        assert query is not None
+        book = _compile_query(query)
+    if jsonl is not None:
+        hits = 0
+        for story in _stories_from_jsonl(jsonl):
+            for hit in book.match(prepare(story)):
+                hits += 1
+                click.echo(story.guid if query is not None else f"{story.guid}\t{hit.rule}")
+        sys.exit(EXIT_OK if hits else EXIT_NO)
+    content = text
+    if file_ is not None:
+        content = Path(file_).read_text(encoding="utf-8", errors="replace")
+    elif url is not None:
+        content = guarded(lambda: asyncio.run(_page_text(url)))
+    if not (title or content):
+        fail("watcher match: give --title/--text, --file, --url or --jsonl", EXIT_CONFIG)
+    document = prepare(Story(feed="", guid=None, link=url, title=title, content=content))
+    found = book.match(document)
+    if not found:
+        click.echo("no match")
+        sys.exit(EXIT_NO)
+    console = Console(highlight=False)
+    for hit in found:
+        shown = snippet(document, hit)
+        console.print(f"match ({hit.rule}): {', '.join(hit.terms)}", markup=False)
+        if shown.text:
+            console.print(_highlighted(shown.text, shown.marks))
+
+
+async def _page_text(url: str) -> str:
+    """A web page's main text, as ``full_text`` would read it."""
+    from watcher.core.errors import FeedError
+    from watcher.core.extract import extract_article
+    from watcher.fetch import Fetcher, FetchRequest, FetchSettings
+    from watcher.pipeline import user_agent
+
+    async with Fetcher(FetchSettings(user_agent=user_agent())) as fetcher:
+        page = await fetcher.fetch(FetchRequest(feed="match", url=url))
+    if page.error is not None or page.body is None:
+        raise FeedError(f"cannot fetch {url}: {page.error}")
+    article = extract_article(page.body, page.final_url)
+    return article.text if article else page.body.decode("utf-8", errors="replace")
+
+
+@cli.command()
+@click.argument("rule_or_query")
+@click.option("--since", default="30d", show_default=True, help="How far back to look.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_obj
+def backtest(obj: Context, rule_or_query: str, since: str, as_json: bool) -> None:
+    """Run a rule (by name) or a query over the stories already stored.
+
+    Shows what it would have caught.  Exits 0 if anything matched, 1 if nothing did.
+    """
+    from datetime import UTC, datetime
+
+    from watcher.core.rules import RuleBook, compile_rule, prepare, snippet
+    from watcher.core.units import parse_duration
+    from watcher.store import Store
+
+    config = guarded(obj.config)
+    try:
+        window = parse_duration(since)
+    except ValueError as exc:
+        fail(f"watcher backtest: --since: {exc}", EXIT_CONFIG)
+    named = {rule.name: rule for rule in config.rules}
+    if rule_or_query in named:
+        book = RuleBook([compile_rule(named[rule_or_query])])
+    else:
+        book = _compile_query(rule_or_query)
+    store = guarded(lambda: Store(config.database))
+    try:
+        stories = store.stories_since(datetime.now(UTC) - window)
+    finally:
+        store.close()
+    rows: list[dict[str, Any]] = []
+    for story_id, seen_at, story in stories:
+        document = prepare(story)
+        for hit in book.match(document):
+            rows.append(
+                {
+                    "id": story_id,
+                    "seen": seen_at,
+                    "feed": story.feed,
+                    "title": story.title,
+                    "link": story.link,
+                    "snippet": snippet(document, hit).text,
+                }
+            )
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    elif rows:
+        from rich.table import Table
+
+        table = Table(box=None, header_style="bold")
+        for column in ("seen", "feed", "title", "link"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(_short_time(row["seen"]), row["feed"], row["title"], row["link"] or "")
+        Console().print(table)
+        say(f"{len(rows)} of {len(stories)} stories matched")
+    sys.exit(EXIT_OK if rows else EXIT_NO)
 
 
 def main() -> None:

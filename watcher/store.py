@@ -19,7 +19,7 @@ import sqlite_utils
 
 from watcher.core.dedupe import NewStory, canonical_url
 from watcher.core.errors import StoreError
-from watcher.core.models import Alert, Notice, Snippet
+from watcher.core.models import Alert, Notice, Snippet, Story
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -348,6 +348,29 @@ class Store:
                 ).fetchall()
             )
         return found
+
+    def stories_since(self, since: datetime) -> list[tuple[int, str, Story]]:
+        """Stored stories first seen after ``since``, oldest first, for backtesting."""
+        return [
+            (
+                row["id"],
+                row["seen_at"],
+                Story(
+                    feed=row["feed"],
+                    guid=row["guid"],
+                    link=row["link"],
+                    title=row["title"],
+                    summary=row["summary"],
+                    content=row["content"],
+                    author=row["author"],
+                    categories=tuple(json.loads(row["categories"])),
+                    published=from_iso(row["published"]),
+                ),
+            )
+            for row in self.db.query(
+                "SELECT * FROM stories WHERE seen_at >= ? ORDER BY id", [iso(since)]
+            )
+        ]
 
     def feeds_status(self) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM feeds ORDER BY name"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 import json
+import sys
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -200,7 +201,7 @@ class Fingerprint:
         title, lead, shingles = data.get("t"), data.get("l"), data.get("s")
         if not (_all_str(title) and _all_str(lead) and _all_hash(shingles)):
             raise ValueError("fingerprint fields have the wrong types")
-        return cls(tuple(title), tuple(lead), tuple(shingles))
+        return cls(tuple(map(sys.intern, title)), tuple(map(sys.intern, lead)), tuple(shingles))
 
 
 def _all_str(value: object) -> TypeGuard[list[str]]:
@@ -294,9 +295,9 @@ def _strip_ending(word: str, endings: Sequence[str]) -> str:
 
 
 def _content_terms(tokens: Iterable[str]) -> tuple[str, ...]:
-    return tuple(
-        sorted({_stem(w) for w in tokens if w not in _STOPWORDS and (len(w) > 1 or w.isdigit())})
-    )
+    # Interned: a window of fingerprints then holds each word once, not once per story.
+    terms = {_stem(w) for w in tokens if w not in _STOPWORDS and (len(w) > 1 or w.isdigit())}
+    return tuple(sorted(map(sys.intern, terms)))
 
 
 def fingerprint(title: str, lead: str) -> Fingerprint:
