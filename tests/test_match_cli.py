@@ -95,7 +95,9 @@ def test_backtest_runs_a_rule_over_stored_stories(project: Project, server: HTTP
             Item("Cairo talks resume", "http://n.example/2", "2"),
         ),
     )
-    project.write(f"feeds: [{{name: wire, url: '{url}'}}]\nrules: [{{name: cairo, query: Cairo}}]\n")
+    project.write(
+        f"feeds: [{{name: wire, url: '{url}'}}]\nrules: [{{name: cairo, query: Cairo}}]\n"
+    )
     project.run("once")
 
     by_query = project.run("backtest", "Hama AND rebels", "--json")
