@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from watcher.core.text import fold, html_to_text, words  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "corpus" / "feeds"
+CORPUS = Path(os.environ.get("WATCHER_CORPUS", ROOT.parent / "shared" / "corpus")) / "feeds"
 PAIRS = ROOT / "tests" / "data" / "cluster_pairs.jsonl"
 TITLE_MAX = 200
 LEAD_MAX = 240

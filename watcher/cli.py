@@ -150,7 +150,7 @@ async def _once(config: Config, as_json: bool, force: bool) -> dict[str, Any]:
                 outcomes = list(await asyncio.gather(*(tracked(f) for f in feeds)))
         else:
             outcomes = await pipeline.poll_all(feeds, force=force)
-        delivery = await pipeline.deliver_due(everything=True)
+        delivery = await pipeline.deliver_due(retry_now=True)
     failed = [o for o in outcomes if not o.ok]
     if failed and not as_json:
         say(f"watcher: {len(failed)} of {len(outcomes)} feeds failed (see the log above)")
@@ -448,6 +448,101 @@ def backtest(obj: Context, rule_or_query: str, since: str, as_json: bool) -> Non
         Console().print(table)
         say(f"{len(rows)} of {len(stories)} stories matched")
     sys.exit(EXIT_OK if rows else EXIT_NO)
+
+
+@cli.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
+@click.pass_context
+def outbox(ctx: click.Context, as_json: bool) -> None:
+    """List deliveries not yet sent: pending (waiting to retry or for a digest) and failed."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from watcher.deliver import Deliverer
+    from watcher.store import Store
+
+    config = guarded(ctx.obj.config)
+    store = guarded(lambda: Store(config.database))
+    try:
+        rows = store.outbox()
+    finally:
+        store.close()
+    deliverer = Deliverer(config.channels, config.env)
+    for row in rows:
+        row["destinations"] = deliverer.describe(row["channel"])
+        row["digest"] = bool(row["digest"])
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for column in ("id", "channel", "status", "tries", "next try", "rule", "title", "last error"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            row["channel"],
+            row["status"] + (" (digest)" if row["digest"] else ""),
+            str(row["attempts"]),
+            _short_time(row["next_attempt"]),
+            row["rule"] or "(notice)",
+            row["title"] or "",
+            row["last_error"] or "",
+            style="red" if row["status"] == "failed" else None,
+        )
+    Console().print(table)
+
+
+@outbox.command("retry")
+@click.pass_obj
+def outbox_retry(obj: Context) -> None:
+    """Send every pending and failed delivery now, without waiting for its backoff."""
+    from datetime import UTC, datetime
+
+    from watcher.pipeline import open_pipeline
+
+    config = guarded(obj.config)
+
+    async def retry() -> Any:
+        async with open_pipeline(config) as pipeline:
+            pipeline.store.retry_failed(datetime.now(UTC))
+            return await pipeline.deliver_due(retry_now=True)
+
+    report = guarded(lambda: asyncio.run(retry()))
+    for error in report.errors:
+        say(f"watcher: {error}")
+    if report.failed or report.given_up:
+        sys.exit(EXIT_NO)
+
+
+@cli.command("notify-test")
+@click.argument("channel")
+@click.pass_obj
+def notify_test(obj: Context, channel: str) -> None:
+    """Send a test message to CHANNEL and report what the service answered.
+
+    Exits 0 when it was accepted, 1 when not (the reason on stderr), 2 on an unknown channel.
+    """
+    from watcher.config import STDOUT_CHANNEL
+    from watcher.core.models import Notice
+    from watcher.deliver import Deliverer
+
+    config = guarded(obj.config)
+    if channel != STDOUT_CHANNEL and channel not in config.channels:
+        known = ", ".join([STDOUT_CHANNEL, *config.channels])
+        fail(f"watcher: no channel named '{channel}' (known: {known})", EXIT_CONFIG)
+    deliverer = Deliverer(config.channels, config.env)
+    notice = Notice(
+        title="watcher: test message",
+        body=f"This is a test from watcher {__version__}: channel '{channel}' works.",
+    )
+    error = asyncio.run(deliverer.send_notice(channel, notice))
+    destinations = ", ".join(deliverer.describe(channel))
+    if error is not None:
+        fail(f"watcher: '{channel}' ({destinations}) did not accept the message: {error}", EXIT_NO)
+    click.echo(f"sent to '{channel}' ({destinations})")
 
 
 def main() -> None:

@@ -97,6 +97,47 @@ class ExamplesModel(_Strict):
     no_match: list[str] = Field(default_factory=list, description="Texts it must not match.")
 
 
+def _digest(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("expected hourly, daily or a cron expression such as '0 8 * * *'")
+    from watcher.core.schedule import check_digest
+
+    check_digest(value)
+    return value.strip()
+
+
+Digest = Annotated[str | None, BeforeValidator(_digest)]
+
+
+class ChannelModel(_Strict):
+    """A channel in its long form."""
+
+    url: str | None = Field(None, description="One Apprise URL.")
+    urls: list[str] = Field(default_factory=list, description="Several Apprise URLs.")
+    apprise_config: str | None = Field(
+        None, description="An Apprise config file (YAML or TEXT), relative to this file."
+    )
+    tag: Annotated[list[str], BeforeValidator(_one_or_many)] = Field(
+        default_factory=list, description="Only the Apprise config's URLs with these tags."
+    )
+    digest: Digest = Field(
+        None, description="Gather alerts and send them as one message: hourly, daily or cron."
+    )
+    rate_limit: int | None = Field(
+        None, ge=1, description="At most this many messages a minute; the rest fold into a digest."
+    )
+
+
+def _channel(value: object) -> object:
+    return (
+        {"urls": [value]}
+        if isinstance(value, str)
+        else ({"urls": value} if isinstance(value, list) else value)
+    )
+
+
 class RuleModel(_Strict):
     """One watch rule."""
 
@@ -110,6 +151,9 @@ class RuleModel(_Strict):
         default_factory=lambda: [STDOUT_CHANNEL], description="Channel names to alert."
     )
     examples: ExamplesModel | None = None
+    digest: Digest = Field(
+        None, description="Send this rule's alerts as one message: hourly, daily or cron."
+    )
 
 
 class ConfigModel(_Strict):
@@ -121,8 +165,19 @@ class ConfigModel(_Strict):
     max_age: Duration = Field(
         timedelta(days=2), description="A new feed alerts only on stories this recent."
     )
-    channels: dict[Name, Annotated[list[str], BeforeValidator(_one_or_many)]] = Field(
-        default_factory=dict, description="Channel name -> Apprise URL or list of URLs."
+    channels: dict[Name, Annotated[ChannelModel, BeforeValidator(_channel)]] = Field(
+        default_factory=dict,
+        description="Channel name -> an Apprise URL, a list of them, or the long form.",
+    )
+    timezone: str | None = Field(
+        None, description="Time zone of digest times (default: the system's), e.g. Europe/Athens."
+    )
+    templates: dict[str, str] = Field(
+        default_factory=dict,
+        description="Jinja2 templates replacing the defaults, by name (alert.html, ...): paths.",
+    )
+    give_up_after: Duration = Field(
+        timedelta(days=3), description="Stop retrying a delivery this long after the alert."
     )
     fetch: FetchModel = Field(default_factory=lambda: FetchModel(), description="Fetch limits.")
     feed_alert_after: Duration = Field(
@@ -151,6 +206,9 @@ class Config:
     fetch: FetchModel = field(default_factory=lambda: FetchModel())
     feed_alert_after: timedelta = timedelta(hours=24)
     health_notify: tuple[str, ...] = (STDOUT_CHANNEL,)
+    templates: Mapping[str, str] = field(default_factory=dict)  # name -> Jinja2 source
+    timezone: str | None = None
+    give_up_after: timedelta = timedelta(days=3)
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
@@ -179,7 +237,8 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
 
 
 def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
-    """Validate config text; ``path`` is only used to name the file and resolve the database."""
+    """Validate config text; ``path`` names the file and anchors relative paths in it."""
+    env = dict(env)
     shown = str(path)
     yaml = YAML(typ="rt")
     try:
@@ -198,7 +257,8 @@ def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
     problems: list[Problem] = []
     parts = _validate_parts(data, shown, problems)
     model = parts.top
-    channels = _channels(model, data, shown, env, problems)
+    channels = _channels(model, data, path, env, problems)
+    templates = _templates(model, data, path, problems)
     for channel in model.health_notify:
         if channel != STDOUT_CHANNEL and channel not in channels:
             line = _line_of(data, ("health_notify",))
@@ -222,6 +282,9 @@ def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
         fetch=model.fetch,
         feed_alert_after=model.feed_alert_after,
         health_notify=tuple(dict.fromkeys(model.health_notify)),
+        templates=templates,
+        timezone=model.timezone,
+        give_up_after=model.give_up_after,
         env=env,
     )
 
@@ -267,21 +330,34 @@ def _validate_parts(data: Any, shown: str, problems: list[Problem]) -> _Parts:
 
 
 def _channels(
-    model: ConfigModel, data: Any, shown: str, env: Mapping[str, str], problems: list[Problem]
+    model: ConfigModel,
+    data: Any,
+    path: Path,
+    env: dict[str, str],
+    problems: list[Problem],
 ) -> dict[str, ChannelSpec]:
+    shown = str(path)
     channels: dict[str, ChannelSpec] = {}
-    for name, urls in model.channels.items():
+    for name, channel in model.channels.items():
         line = _line_of(data, ("channels", name))
         if name == STDOUT_CHANNEL:
             problems.append(
                 Problem(shown, line, f"channel '{name}' is built in; pick another name")
             )
             continue
-        if not urls:
+        urls = ([channel.url] if channel.url else []) + channel.urls
+        apprise_config = None
+        if channel.apprise_config:
+            apprise_config = path.parent / os.path.expanduser(channel.apprise_config)
+            if not apprise_config.is_file():
+                problems.append(
+                    Problem(shown, line, f"channel '{name}': no such file {apprise_config}")
+                )
+        if not urls and apprise_config is None:
             problems.append(Problem(shown, line, f"channel '{name}' has no URL"))
         for url in urls:
             for var in ENV_VAR.findall(url):
-                if var not in env:
+                if var not in env and not _credential(var, env):
                     problems.append(
                         Problem(
                             shown,
@@ -289,8 +365,51 @@ def _channels(
                             f"channel '{name}': environment variable ${{{var}}} is not set",
                         )
                     )
-        channels[name] = ChannelSpec(name=name, urls=tuple(urls), line=line)
+        channels[name] = ChannelSpec(
+            name=name,
+            urls=tuple(urls),
+            apprise_config=str(apprise_config) if apprise_config else None,
+            tags=tuple(channel.tag),
+            digest=channel.digest,
+            rate_limit=channel.rate_limit,
+            line=line,
+        )
     return channels
+
+
+def _templates(
+    model: ConfigModel, data: Any, path: Path, problems: list[Problem]
+) -> dict[str, str]:
+    """Read the template files the config names, and check they compile and render."""
+    from watcher.core.errors import WatcherError
+    from watcher.core.render import Renderer
+
+    sources: dict[str, str] = {}
+    for name, file in model.templates.items():
+        line = _line_of(data, ("templates", name))
+        template_path = path.parent / os.path.expanduser(file)
+        try:
+            sources[name] = template_path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(str(path), line, f"templates.{name}: cannot read: {exc}"))
+    try:
+        Renderer(sources)
+    except WatcherError as exc:
+        problems.append(Problem(str(path), _line_of(data, ("templates",)), f"templates: {exc}"))
+    return sources
+
+
+def _credential(name: str, env: dict[str, str]) -> bool:
+    """Fill ``env[name]`` from ``$CREDENTIALS_DIRECTORY/name`` (systemd's LoadCredential)."""
+    folder = env.get("CREDENTIALS_DIRECTORY")
+    if not folder:
+        return False
+    try:
+        value = (Path(folder) / name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    env[name] = value.removesuffix("\n")
+    return True
 
 
 def _feeds(parts: _Parts, data: Any, shown: str, problems: list[Problem]) -> tuple[FeedSpec, ...]:
@@ -381,6 +500,7 @@ def _rules(
             feeds=tuple(rule.feeds) if rule.feeds is not None else None,
             notify=tuple(dict.fromkeys(rule.notify)),
             examples=Examples(match=tuple(examples.match), no_match=tuple(examples.no_match)),
+            digest=rule.digest,
             line=line,
         )
         try:

@@ -13,21 +13,34 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
+
+from tzlocal import get_localzone
 
 from watcher.config import Config
 from watcher.core import politeness
 from watcher.core.dedupe import NewStory, identity_keys, is_recent, select_new
 from watcher.core.errors import FeedError
 from watcher.core.health import health_notice
-from watcher.core.models import FeedSpec, ParsedFeed
+from watcher.core.models import FeedSpec, ParsedFeed, RuleSpec
 from watcher.core.parse import parse_feed
+from watcher.core.render import Renderer
 from watcher.core.rules import RuleBook, compile_rule, prepare, snippet
+from watcher.core.schedule import next_digest
 from watcher.core.sniff import not_a_feed_error
 from watcher.deliver import Deliverer
 from watcher.fetch import FetchedFeed, Fetcher, FetchRequest, FetchSettings
-from watcher.store import FeedState, PollRecord, QueuedAlert, QueuedNotice, Store
+from watcher.store import (
+    FeedState,
+    PendingDelivery,
+    PollRecord,
+    QueuedAlert,
+    QueuedNotice,
+    Route,
+    Store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +82,9 @@ class _Poll:
 @dataclass
 class DeliveryReport:
     sent: int = 0
-    failed: int = 0
+    failed: int = 0  # kept for retry
     given_up: int = 0
+    folded: int = 0  # over a channel's rate limit: held for a digest
     errors: list[str] = field(default_factory=list)
 
 
@@ -80,7 +94,6 @@ class RetryPolicy:
 
     first_delay: timedelta = timedelta(seconds=30)
     max_delay: timedelta = timedelta(hours=1)
-    give_up_after: timedelta = timedelta(days=3)
 
     def next_attempt(self, now: datetime, attempts: int) -> datetime:
         delay: timedelta = self.first_delay * (2 ** min(attempts, 16))
@@ -107,6 +120,7 @@ class Pipeline:
         self.parse_executor = parse_executor
         self.retry = retry or RetryPolicy()
         self.fetch_settings = global_fetch_settings(config)
+        self.zone: tzinfo = ZoneInfo(config.timezone) if config.timezone else get_localzone()
         self.rules = {rule.name: rule for rule in config.rules}
         self.rulebook = RuleBook(compile_rule(rule) for rule in config.rules)
         # One delivery run at a time: two runs could otherwise both send the same row.
@@ -278,42 +292,88 @@ class Pipeline:
                     QueuedAlert(
                         story_index=index,
                         rule=hit.rule,
-                        channels=self.rules[hit.rule].notify,
+                        routes=self._routes(self.rules[hit.rule], now),
                         snippet=snippet(document, hit),
                     )
                 )
         return queued
 
-    async def deliver_due(self, *, everything: bool = False) -> DeliveryReport:
-        """Send what the outbox holds that is due (all pending with ``everything``)."""
-        async with self._delivering:
-            return await self._deliver_due(everything)
+    def _routes(self, rule: RuleSpec, now: datetime) -> tuple[Route, ...]:
+        """Each channel of a rule, and the digest it waits for (the rule's, else the channel's)."""
+        routes = []
+        for name in rule.notify:
+            channel = self.config.channels.get(name)
+            spec = rule.digest or (channel.digest if channel else None)
+            routes.append(Route(name, next_digest(spec, now, self.zone) if spec else None))
+        return tuple(routes)
 
-    async def _deliver_due(self, everything: bool) -> DeliveryReport:
+    async def deliver_due(self, *, retry_now: bool = False) -> DeliveryReport:
+        """Send what the outbox holds that is due; ``retry_now`` skips retry backoff."""
+        async with self._delivering:
+            return await self._deliver_due(retry_now)
+
+    async def _deliver_due(self, retry_now: bool) -> DeliveryReport:
         report = DeliveryReport()
-        for pending in self.store.due_deliveries(self.clock(), include_failed_early=everything):
+        due = self.store.due_deliveries(self.clock(), retry_now=retry_now)
+        digests: dict[str, list[PendingDelivery]] = {}
+        for pending in due:
+            if pending.digest:
+                digests.setdefault(pending.channel, []).append(pending)
+                continue
+            if self._over_rate_limit(pending.channel):
+                self.store.fold_into_digest([pending.id], self._fold_time(pending.channel))
+                report.folded += 1
+                continue
             if pending.notice is not None:
                 error = await self.deliverer.send_notice(pending.channel, pending.notice)
             else:
                 assert pending.alert is not None
                 error = await self.deliverer.send(pending.channel, pending.alert)
-            now = self.clock()
-            if error is None:
-                self.store.mark_sent(pending.id, now)
-                report.sent += 1
-                continue
-            give_up = now - pending.created_at >= self.retry.give_up_after
-            self.store.mark_failed(
-                pending.id, error, self.retry.next_attempt(now, pending.attempts), give_up=give_up
-            )
-            report.errors.append(f"channel '{pending.channel}': {error}")
-            if give_up:
-                report.given_up += 1
-                log.error("gave up delivering alert to '%s': %s", pending.channel, error)
-            else:
-                report.failed += 1
-                log.warning("delivery to '%s' failed, will retry: %s", pending.channel, error)
+            self._settle([pending], error, report)
+        for channel, group in digests.items():
+            alerts = [p.alert for p in group if p.alert is not None]
+            title = f"watcher digest: {len(alerts)} alert{'s' if len(alerts) != 1 else ''}"
+            error = await self.deliverer.send_digest(channel, alerts, title)
+            self._settle(group, error, report)
         return report
+
+    def _over_rate_limit(self, channel: str) -> bool:
+        spec = self.config.channels.get(channel)
+        if spec is None or spec.rate_limit is None:
+            return False
+        since = self.clock() - timedelta(minutes=1)
+        return self.store.messages_sent(channel, since) >= spec.rate_limit
+
+    def _fold_time(self, channel: str) -> datetime:
+        """Alerts over a rate limit wait for the channel's digest, else for the next minute."""
+        now = self.clock()
+        spec = self.config.channels.get(channel)
+        if spec is not None and spec.digest:
+            return next_digest(spec.digest, now, self.zone)
+        return now + timedelta(minutes=1)
+
+    def _settle(
+        self, group: list[PendingDelivery], error: str | None, report: DeliveryReport
+    ) -> None:
+        """Mark what one message carried as sent, or schedule its retry (or give it up)."""
+        now = self.clock()
+        ids = [pending.id for pending in group]
+        channel = group[0].channel
+        if error is None:
+            self.store.mark_sent(ids, channel, now)
+            report.sent += len(ids)
+            return
+        oldest = min(pending.created_at for pending in group)
+        give_up = now - oldest >= self.config.give_up_after
+        attempts = max(pending.attempts for pending in group)
+        self.store.mark_failed(ids, error, self.retry.next_attempt(now, attempts), give_up=give_up)
+        report.errors.append(f"channel '{channel}': {error}")
+        if give_up:
+            report.given_up += len(ids)
+            log.error("gave up delivering %d alert(s) to '%s': %s", len(ids), channel, error)
+        else:
+            report.failed += len(ids)
+            log.warning("delivery to '%s' failed, will retry: %s", channel, error)
 
 
 def _parse(feed: str, body: bytes, content_type: str | None, url: str) -> ParsedFeed:
@@ -370,7 +430,9 @@ async def open_pipeline(
     store = Store(config.database)
     try:
         async with Fetcher(global_fetch_settings(config)) as fetcher:
-            deliverer = Deliverer(config.channels, config.env, stdout=stdout)
+            deliverer = Deliverer(
+                config.channels, config.env, Renderer(config.templates), stdout=stdout
+            )
             for channel, problem in deliverer.problems().items():
                 log.error("channel '%s': %s", channel, problem)
             yield Pipeline(

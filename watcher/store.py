@@ -11,7 +11,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +92,15 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             next_attempt TEXT NOT NULL,
             created_at TEXT NOT NULL,
             sent_at TEXT,
+            digest INTEGER NOT NULL DEFAULT 0,
             UNIQUE (alert_id, channel)
         );
         CREATE INDEX deliveries_due ON deliveries (status, next_attempt);
+        CREATE TABLE sends (
+            channel TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX sends_channel_at ON sends (channel, at);
         """
     )
 
@@ -129,6 +135,7 @@ class PendingDelivery:
     channel: str
     attempts: int
     created_at: datetime
+    digest: bool = False
     alert: Alert | None = None
     notice: Notice | None = None
 
@@ -164,12 +171,20 @@ class QueuedNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class Route:
+    """A channel an alert must reach, and the digest time it waits for (None: at once)."""
+
+    channel: str
+    digest_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class QueuedAlert:
-    """A rule hit to record, and the channels it must reach."""
+    """A rule hit to record, and where it must go."""
 
     story_index: int
     rule: str
-    channels: tuple[str, ...]
+    routes: tuple[Route, ...]
     snippet: Snippet
 
 
@@ -329,9 +344,18 @@ class Store:
             return 0
         alert_id = cursor.lastrowid
         self.db.conn.executemany(
-            """INSERT OR IGNORE INTO deliveries (alert_id, channel, next_attempt, created_at)
-               VALUES (?, ?, ?, ?)""",
-            [(alert_id, channel, now, now) for channel in queued.channels],
+            """INSERT OR IGNORE INTO deliveries
+               (alert_id, channel, next_attempt, created_at, digest) VALUES (?, ?, ?, ?, ?)""",
+            [
+                (
+                    alert_id,
+                    route.channel,
+                    iso(route.digest_at) or now,
+                    now,
+                    int(bool(route.digest_at)),
+                )
+                for route in queued.routes
+            ],
         )
         return 1
 
@@ -377,32 +401,30 @@ class Store:
 
     # -- outbox ------------------------------------------------------------
 
-    def due_deliveries(
-        self, now: datetime, *, include_failed_early: bool = False
-    ) -> list[PendingDelivery]:
-        """Pending rows whose next attempt is due (every pending row with the flag)."""
-        sql = """SELECT d.id, d.channel, d.attempts, d.created_at, d.notice, a.rule, a.snippet,
-                        s.feed, s.title, s.link, s.published
+    def due_deliveries(self, now: datetime, *, retry_now: bool = False) -> list[PendingDelivery]:
+        """Pending rows due by ``now``; with ``retry_now``, failed ones waiting on backoff too.
+
+        Rows waiting for their digest time are never due early.
+        """
+        sql = """SELECT d.id, d.channel, d.attempts, d.created_at, d.notice, d.digest, a.rule,
+                        a.snippet, s.feed, s.title, s.link, s.published
                  FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id
                  LEFT JOIN stories s ON s.id = a.story_id
-                 WHERE d.status = 'pending'"""
-        params: list[Any] = []
-        if not include_failed_early:
-            sql += " AND d.next_attempt <= ?"
-            params.append(iso(now))
+                 WHERE d.status = 'pending' AND (d.next_attempt <= ?"""
+        sql += " OR d.attempts > 0)" if retry_now else ")"
         sql += " ORDER BY d.id"
         pending = []
-        for row in self.db.query(sql, params):
+        for row in self.db.query(sql, [iso(now)]):
             common = {
                 "id": row["id"],
                 "channel": row["channel"],
                 "attempts": row["attempts"],
                 "created_at": datetime.fromisoformat(row["created_at"]),
+                "digest": bool(row["digest"]),
             }
             if row["notice"]:
-                pending.append(
-                    PendingDelivery(**common, notice=Notice(**json.loads(row["notice"])))
-                )
+                notice = Notice(**json.loads(row["notice"]))
+                pending.append(PendingDelivery(**common, notice=notice))
                 continue
             snippet = json.loads(row["snippet"] or "{}")
             pending.append(
@@ -423,29 +445,67 @@ class Store:
             )
         return pending
 
-    def mark_sent(self, delivery_id: int, now: datetime) -> None:
+    def fold_into_digest(self, delivery_ids: Sequence[int], at: datetime) -> None:
+        """Hold deliveries over a channel's rate limit for one digest at ``at``."""
         with self.db.atomic():
-            self.db.execute(
-                """UPDATE deliveries SET status = 'sent', sent_at = ?, attempts = attempts + 1,
-                   last_error = NULL WHERE id = ?""",
-                [iso(now), delivery_id],
+            self.db.conn.executemany(
+                "UPDATE deliveries SET digest = 1, next_attempt = ? WHERE id = ?",
+                [(iso(at), delivery_id) for delivery_id in delivery_ids],
             )
 
+    def messages_sent(self, channel: str, since: datetime) -> int:
+        """Messages (an alert or a whole digest each) sent to a channel since ``since``."""
+        row = self.db.execute(
+            "SELECT count(*) FROM sends WHERE channel = ? AND at > ?", [channel, iso(since)]
+        ).fetchone()
+        return int(row[0])
+
+    def mark_sent(self, delivery_ids: Sequence[int], channel: str, now: datetime) -> None:
+        """Record one message sent to ``channel`` that carried these deliveries."""
+        with self.db.atomic():
+            self.db.conn.executemany(
+                """UPDATE deliveries SET status = 'sent', sent_at = ?, attempts = attempts + 1,
+                   last_error = NULL WHERE id = ?""",
+                [(iso(now), delivery_id) for delivery_id in delivery_ids],
+            )
+            self.db.execute("INSERT INTO sends (channel, at) VALUES (?, ?)", [channel, iso(now)])
+            # The rate-limit window needs a minute of history, no more.
+            self.db.execute("DELETE FROM sends WHERE at < ?", [iso(now - timedelta(minutes=5))])
+
     def mark_failed(
-        self, delivery_id: int, error: str, next_attempt: datetime, *, give_up: bool = False
+        self,
+        delivery_ids: Sequence[int],
+        error: str,
+        next_attempt: datetime,
+        *,
+        give_up: bool = False,
     ) -> None:
         with self.db.atomic():
-            self.db.execute(
+            self.db.conn.executemany(
                 """UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = ?,
                    next_attempt = ? WHERE id = ?""",
-                ["failed" if give_up else "pending", error, iso(next_attempt), delivery_id],
+                [
+                    ("failed" if give_up else "pending", error, iso(next_attempt), delivery_id)
+                    for delivery_id in delivery_ids
+                ],
             )
+
+    def retry_failed(self, now: datetime) -> int:
+        """Put given-up deliveries back in the queue, due now; returns how many."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                """UPDATE deliveries SET status = 'pending', next_attempt = ?, created_at = ?
+                   WHERE status = 'failed'""",
+                [iso(now), iso(now)],
+            )
+        return int(cursor.rowcount)
 
     def outbox(self) -> list[dict[str, Any]]:
         return list(
             self.db.query(
                 """SELECT d.id, d.channel, d.status, d.attempts, d.last_error, d.next_attempt,
-                          d.created_at, a.rule, s.feed, s.title, s.link
+                          d.created_at, d.digest, a.rule, s.feed,
+                          COALESCE(s.title, json_extract(d.notice, '$.title')) AS title, s.link
                    FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id
                    LEFT JOIN stories s ON s.id = a.story_id
                    WHERE d.status != 'sent' ORDER BY d.id"""

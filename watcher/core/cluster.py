@@ -366,33 +366,44 @@ class _Entry:
     fp: Fingerprint
 
 
-_Posting = int | set[int]
+# Most terms and shingles are held by one story, many by a handful: a bare id,
+# then a tuple, and a set only for common ones (a set costs 216 bytes empty).
+_Posting = int | tuple[int, ...] | set[int]
 _Token = TypeVar("_Token", str, int)
+_TUPLE_MAX = 8
 
 
 def _post(index: dict[_Token, _Posting], token: _Token, eid: int) -> None:
-    # Most terms and shingles are seen once: keep a bare id until a second arrives.
-    held = index.get(token)
+    held: _Posting | None = index.get(token)
     if held is None:
         index[token] = eid
     elif isinstance(held, set):
         held.add(eid)
+    elif isinstance(held, tuple):
+        more = list(held)
+        more.append(eid)
+        index[token] = tuple(more) if len(more) <= _TUPLE_MAX else set(more)
     else:
-        index[token] = {held, eid}
+        index[token] = (held, eid)
 
 
 def _unpost(index: dict[_Token, _Posting], token: _Token, eid: int) -> None:
-    held = index.get(token)
+    held: _Posting | None = index.get(token)
     if isinstance(held, set):
         held.discard(eid)
-        if len(held) == 1:
-            index[token] = next(iter(held))
+        if len(held) <= _TUPLE_MAX:
+            index[token] = tuple(held)
+    elif isinstance(held, tuple):
+        rest = tuple(e for e in held if e != eid)
+        index[token] = rest[0] if len(rest) == 1 else rest
     elif held == eid:
         del index[token]
 
 
 def _as_set(held: _Posting) -> set[int]:
-    return held if isinstance(held, set) else {held}
+    if isinstance(held, set):
+        return held
+    return {held} if isinstance(held, int) else set(held)
 
 
 class ClusterIndex:
@@ -455,11 +466,12 @@ class ClusterIndex:
         """
         found: set[int] = set()
         terms = _postings(self._by_term, fp.title)
-        for i, first in enumerate(terms):
-            for j in range(i + 1, len(terms)):
-                both = first & terms[j]
-                for third in terms[j + 1 :] if both else ():
-                    found |= both & third
+        n = len(terms)
+        for i in range(n - 3):
+            for j in range(i + 1, n - 1):
+                both = terms[i] & terms[j]
+                for k in range(j + 1, n) if both else ():
+                    found |= both & terms[k]
         shingles = _postings(self._by_shingle, fp.shingles)
         for i, first in enumerate(shingles):
             for second in shingles[i + 1 :]:

@@ -45,15 +45,20 @@ class RuleSpec:
     feeds: tuple[str, ...] | None = None
     notify: tuple[str, ...] = ("stdout",)
     examples: Examples = field(default_factory=Examples)
+    digest: str | None = None  # hourly, daily or a cron expression
     line: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelSpec:
-    """A named destination: one or more Apprise URLs (``${VAR}`` still unexpanded)."""
+    """A named destination: Apprise URLs (``${VAR}`` unexpanded) and/or an Apprise config file."""
 
     name: str
     urls: tuple[str, ...]
+    apprise_config: str | None = None
+    tags: tuple[str, ...] = ()
+    digest: str | None = None  # hourly, daily or a cron expression
+    rate_limit: int | None = None  # messages a minute
     line: int | None = None
 
 

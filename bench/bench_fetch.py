@@ -1,0 +1,938 @@
+"""Benchmark: a full poll of 1,000 feeds served from loopback, against a naive feedparser loop.
+
+Issue 5.  Feeds of 50 items are rebuilt from the real corpus (../shared/corpus/feeds)
+and served by an asyncio HTTP/1.1 server in a separate process, spread over many
+loopback hosts (127.0.0.2, 127.0.0.3, ...), each answer delayed (100 ms by default)
+as a remote server's would be.  The server sends an ETag and answers 304 to a
+matching If-None-Match.
+
+Each measurement runs in a fresh child process, so its peak memory (VmHWM) is its own:
+
+- pass 1: ``await pipeline.poll_all(force=True)`` on an empty database
+  (fetch, parse, dedupe, match, store), with the default thread pool and with a
+  process pool (2 workers, forkserver) as ``parse_executor``;
+- pass 2: the same again, every feed answering 304;
+- a profiled pass 1 (cProfile, parsing inline on the loop so that one profile
+  sees every stage), reported by stage;
+- during each pass a task sleeping 10 ms in a loop records how late it wakes
+  (how long something held the event loop).
+
+The naive baseline is a sequential loop of ``feedparser.parse(url)`` (urllib
+fetches) over a sample of the same feeds, scaled to all of them.
+
+Run with ``python bench/bench_fetch.py`` (``--help`` for sizes).  Only loopback
+addresses are used; the server stops by itself when the benchmark ends or after
+``--server-lifetime`` seconds.  Skips (exit 0) when the corpus is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import functools
+import gzip
+import io
+import json
+import multiprocessing
+import os
+import pstats
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+from xml.sax.saxutils import escape
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+CORPUS = ROOT.parent / "shared" / "corpus" / "feeds"
+MB = 1024 * 1024
+CONTENT_CAP = 20_000  # characters of content:encoded kept per item (a few corpus items are huge)
+
+# Realistic watch rules written from the corpus vocabulary (see docs/rules.md).
+RULES: tuple[tuple[str, str], ...] = (
+    ("trump-russia", "Trump AND (Russia OR Putin OR Moscow)"),
+    ("prime-minister", '"prime minister"'),
+    ("syria-rebels", "Syria* AND rebel*"),
+    ("white-house", '"White House" -Trump'),
+    ("iran-israel", "Iran AND Israel*"),
+    ("supreme-court", '"supreme court"'),
+    ("shooting", "(shooting OR gunman) AND (airport OR police)"),
+    ("north-korea", '"North Korea" OR Pyongyang'),
+    ("kremlin", "Putin OR Kremlin"),
+    ("india-pakistan", "India AND Pakistan"),
+    ("china-trade", "China AND (trade OR tariff*)"),
+    ("eu", '"European Union" OR Brussels'),
+    ("climate", "climate NEAR/3 change"),
+    ("big-tech", "(Microsoft OR Google OR Apple OR Facebook) AND (antitrust OR privacy)"),
+    ("open-source", 'Linux OR "open source"'),
+    ("outbreak", "hospital* AND (outbreak OR virus OR vaccin*)"),
+    ("election", "election* AND (fraud OR recount OR ballot*)"),
+    ("saudi", '"Saudi Arabia" OR Riyadh'),
+    ("japan-title", "title:(Japan OR Tokyo)"),
+    ("germany", "Merkel OR Bundesregierung OR Bundestag"),
+    ("russia-ru", "Путин OR Кремль"),
+)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------- /proc helpers
+
+
+def proc_status(pid: int | str = "self") -> dict[str, int]:
+    """The ``Vm*`` lines of /proc/PID/status, in kB (empty if the process is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    values: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.startswith("Vm") and value.strip():
+            values[key] = int(value.split()[0])
+    return values
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def mb(kilobytes: float) -> float:
+    return kilobytes / 1024
+
+
+# ---------------------------------------------------------------- the feeds
+
+
+@dataclass(frozen=True)
+class CorpusEntry:
+    source: str
+    title: str
+    link: str
+    summary: str
+    content: str
+    author: str
+    categories: tuple[str, ...]
+
+
+def load_entries(corpus: Path) -> list[CorpusEntry]:
+    import feedparser  # only the server process needs the corpus
+
+    entries: list[CorpusEntry] = []
+    for path in sorted(corpus.iterdir()):
+        parsed = feedparser.parse(path.read_bytes())
+        for e in parsed.entries:
+            title = str(e.get("title", "") or "").strip()
+            link = str(e.get("link", "") or "").strip()
+            if not title or not link.startswith(("http://", "https://")):
+                continue
+            content = " ".join(
+                str(part.get("value", "")) for part in e.get("content", []) if part.get("value")
+            )
+            entries.append(
+                CorpusEntry(
+                    source=path.stem,
+                    title=title,
+                    link=link,
+                    summary=str(e.get("summary", "") or ""),
+                    content=content[:CONTENT_CAP],
+                    author=str(e.get("author", "") or ""),
+                    categories=tuple(
+                        str(t.get("term")) for t in e.get("tags", []) if t.get("term")
+                    ),
+                )
+            )
+    return entries
+
+
+def unique_link(link: str, feed: int, item: int) -> str:
+    """The corpus story's link with a path segment making it a distinct story."""
+    parts = urlsplit(link)
+    path = parts.path.rstrip("/") + f"/w{feed}-{item}"
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, ""))
+
+
+def build_feed(
+    index: int, picks: Sequence[CorpusEntry], now: datetime, rng: random.Random
+) -> bytes:
+    """One RSS 2.0 document: real stories, unique links, dated over the last ~33 hours."""
+    source = picks[0].source
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/"'
+        ' xmlns:dc="http://purl.org/dc/elements/1.1/">\n<channel>\n'
+        f"<title>{escape(source)} (bench feed {index})</title>\n"
+        f"<link>https://bench.invalid/{source}/{index}</link>\n"
+        f"<description>Stories from {escape(source)}, rebuilt for the benchmark</description>\n"
+        f"<lastBuildDate>{format_datetime(now)}</lastBuildDate>\n"
+    ]
+    for j, entry in enumerate(picks):
+        link = escape(unique_link(entry.link, index, j))
+        published = now - timedelta(minutes=40 * j + rng.randrange(40))
+        out.append(
+            "<item>\n"
+            f"<title>{escape(entry.title)}</title>\n"
+            f"<link>{link}</link>\n"
+            f'<guid isPermaLink="true">{link}</guid>\n'
+            f"<pubDate>{format_datetime(published)}</pubDate>\n"
+        )
+        if entry.author:
+            out.append(f"<dc:creator>{escape(entry.author)}</dc:creator>\n")
+        out.extend(f"<category>{escape(c)}</category>\n" for c in entry.categories[:5])
+        out.append(f"<description>{escape(entry.summary)}</description>\n")
+        if entry.content:
+            out.append(f"<content:encoded>{escape(entry.content)}</content:encoded>\n")
+        out.append("</item>\n")
+    out.append("</channel>\n</rss>\n")
+    return "".join(out).encode("utf-8")
+
+
+def build_feeds(entries: Sequence[CorpusEntry], feeds: int, items: int, seed: int) -> list[bytes]:
+    """Feed i starts with the stories of one corpus outlet, topped up from the whole corpus."""
+    rng = random.Random(seed)
+    by_source: dict[str, list[CorpusEntry]] = {}
+    for entry in entries:
+        by_source.setdefault(entry.source, []).append(entry)
+    sources = sorted(by_source)
+    now = datetime.now(UTC)
+    bodies = []
+    for i in range(feeds):
+        own = by_source[sources[i % len(sources)]][:items]
+        picks = own + rng.sample(entries, items - len(own))
+        bodies.append(build_feed(i, picks, now, rng))
+    return bodies
+
+
+# ---------------------------------------------------------------- the server
+
+
+@dataclass(frozen=True)
+class ServedFeed:
+    body: bytes
+    gzipped: bytes
+    etag: str
+    last_modified: str
+
+
+@dataclass
+class ServerStats:
+    requests: int = 0
+    ok: int = 0
+    not_modified: int = 0
+    not_found: int = 0
+    bytes_sent: int = 0
+    active: int = 0
+    max_active: int = 0
+    connections: int = 0
+
+
+def _response(status: str, headers: Sequence[tuple[str, str]], body: bytes = b"") -> bytes:
+    head = [f"HTTP/1.1 {status}", *(f"{k}: {v}" for k, v in headers)]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+class FeedServer:
+    """A minimal keep-alive HTTP/1.1 server: GET only, one delayed answer per request."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.stats = ServerStats()
+
+    async def handle(
+        self,
+        routes: dict[str, ServedFeed],
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        stats = self.stats
+        stats.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, version = [*lines[0].split(" ", 2), "", ""][:3]
+                headers = {}
+                for line in lines[1:]:
+                    name, sep, value = line.partition(":")
+                    if sep:
+                        headers[name.strip().lower()] = value.strip()
+                stats.requests += 1
+                stats.active += 1
+                stats.max_active = max(stats.max_active, stats.active)
+                try:
+                    await asyncio.sleep(self.delay)
+                finally:
+                    stats.active -= 1
+                data = self.answer(routes.get(target), method, headers)
+                writer.write(data)
+                await writer.drain()
+                stats.bytes_sent += len(data)
+                closing = headers.get("connection", "").lower() == "close"
+                if closing or version.strip() != "HTTP/1.1":
+                    break
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    def answer(self, feed: ServedFeed | None, method: str, headers: dict[str, str]) -> bytes:
+        date = ("Date", format_datetime(datetime.now(UTC), usegmt=True))
+        if feed is None or method not in ("GET", "HEAD"):
+            self.stats.not_found += 1
+            return _response("404 Not Found", [date, ("Content-Length", "9")], b"not found")
+        validators = [("ETag", feed.etag), ("Last-Modified", feed.last_modified)]
+        match = headers.get("if-none-match")
+        fresh = (
+            match == feed.etag
+            if match is not None
+            else headers.get("if-modified-since") == feed.last_modified
+        )
+        if fresh:
+            self.stats.not_modified += 1
+            return _response("304 Not Modified", [date, *validators])
+        self.stats.ok += 1
+        zipped = "gzip" in headers.get("accept-encoding", "")
+        body = feed.gzipped if zipped else feed.body
+        out = [
+            date,
+            ("Content-Type", "application/rss+xml; charset=utf-8"),
+            *validators,
+            ("Vary", "Accept-Encoding"),
+            ("Content-Length", str(len(body))),
+        ]
+        if zipped:
+            out.append(("Content-Encoding", "gzip"))
+        return _response("200 OK", out, b"" if method == "HEAD" else body)
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    corpus: Path
+    feeds: int
+    items: int
+    hosts: int
+    delay: float
+    seed: int
+    lifetime: float
+
+
+def serve(spec: ServerSpec, conn: Connection) -> None:
+    """Server process entry: build the feeds, listen, report the URLs, serve until told."""
+    try:
+        asyncio.run(_serve(spec, conn))
+    except Exception as exc:  # tell the parent instead of leaving it waiting
+        conn.send({"error": f"{type(exc).__name__}: {exc}"})
+
+
+async def _serve(spec: ServerSpec, conn: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    entries = load_entries(spec.corpus)
+    bodies = build_feeds(entries, spec.feeds, spec.items, spec.seed)
+    modified = format_datetime(datetime.now(UTC) - timedelta(minutes=5), usegmt=True)
+    server = FeedServer(spec.delay)
+    routes: list[dict[str, ServedFeed]] = [{} for _ in range(spec.hosts)]
+    for i, body in enumerate(bodies):
+        feed = ServedFeed(body, gzip.compress(body, 6), f'"bench-{spec.seed}-{i}"', modified)
+        routes[i % spec.hosts][f"/feeds/{i}.rss"] = feed
+    listeners: list[asyncio.Server] = []
+    ports: list[int] = []
+    for h in range(spec.hosts):
+        handler = functools.partial(server.handle, routes[h])
+        listener = await asyncio.start_server(handler, f"127.0.0.{2 + h}", 0, backlog=256)
+        listeners.append(listener)
+        ports.append(int(listener.sockets[0].getsockname()[1]))
+    urls = [
+        f"http://127.0.0.{2 + i % spec.hosts}:{ports[i % spec.hosts]}/feeds/{i}.rss"
+        for i in range(spec.feeds)
+    ]
+    conn.send(
+        {
+            "urls": urls,
+            "corpus_entries": len(entries),
+            "raw_bytes": sum(len(b) for b in bodies),
+            "gzip_bytes": sum(len(f.gzipped) for r in routes for f in r.values()),
+        }
+    )
+    del bodies
+    stop = asyncio.Event()
+
+    def on_message() -> None:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):  # the parent went away
+            stop.set()
+            return
+        if message == "stats":
+            conn.send(dict(vars(server.stats)))
+        else:
+            stop.set()
+
+    loop.add_reader(conn.fileno(), on_message)
+    try:
+        await asyncio.wait_for(stop.wait(), spec.lifetime)
+    except TimeoutError:
+        pass
+    finally:
+        loop.remove_reader(conn.fileno())
+        for listener in listeners:
+            listener.close()
+
+
+class ServerProcess:
+    """``with ServerProcess(spec) as srv:`` starts the server process and stops it on exit."""
+
+    def __init__(self, spec: ServerSpec) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(target=serve, args=(spec, child), daemon=True)
+        self._child = child
+        self.info: dict[str, Any] = {}
+
+    def __enter__(self) -> ServerProcess:
+        self._process.start()
+        self._child.close()
+        if not self._conn.poll(300):
+            raise RuntimeError("the feed server did not start within 300 s")
+        self.info = self._conn.recv()
+        if "error" in self.info:
+            raise RuntimeError(f"the feed server failed: {self.info['error']}")
+        return self
+
+    def stats(self) -> dict[str, int]:
+        self._conn.send("stats")
+        return dict(self._conn.recv()) if self._conn.poll(30) else {}
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(OSError):
+            self._conn.send("stop")
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(5)
+        self._conn.close()
+
+
+# ---------------------------------------------------------------- the client (child process)
+
+
+class InlineExecutor(Executor):
+    """Runs each call at once in the caller's thread: for profiling every stage in one thread."""
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
+class LoopMonitor:
+    """Sleeps 10 ms in a loop and records how late each wake-up is."""
+
+    def __init__(self, period: float = 0.010) -> None:
+        self.period = period
+        self.lateness: list[float] = []
+
+    async def run(self) -> None:
+        while True:
+            started = time.perf_counter()
+            await asyncio.sleep(self.period)
+            self.lateness.append(time.perf_counter() - started - self.period)
+
+    def summary(self) -> dict[str, float]:
+        late = sorted(self.lateness) or [0.0]
+        return {
+            "max_ms": late[-1] * 1000,
+            "p99_ms": late[min(len(late) - 1, int(len(late) * 0.99))] * 1000,
+            "mean_ms": statistics.fmean(late) * 1000,
+            "over_50ms": sum(1 for x in late if x > 0.050),
+            "samples": len(self.lateness),
+        }
+
+
+def config_text(spec: dict[str, Any]) -> str:
+    lines = [
+        f"database: '{spec['database']}'",
+        "interval: 10m",
+        "max_age: 2d",
+        f"fetch: {{concurrency: {spec['concurrency']}, per_host: {spec['per_host']}}}",
+        "feeds:",
+    ]
+    lines += [f"  - {{name: bench-{i:04d}, url: '{url}'}}" for i, url in enumerate(spec["urls"])]
+    lines.append("rules:")
+    for name, query in RULES:
+        lines += [f"  - name: {name}", f"    query: '{query}'"]
+    return "\n".join(lines) + "\n"
+
+
+def worker_pids(executor: Executor | None) -> list[int]:
+    processes = getattr(executor, "_processes", None) or {}
+    return sorted(int(pid) for pid in processes)
+
+
+def forkserver_pid() -> int | None:
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    pid = getattr(server, "_forkserver_pid", None)
+    return int(pid) if pid else None
+
+
+async def warm_up(executor: Executor | None, workers: int) -> float:
+    """Start the pool's workers (a daemon does this once, at start) and time it."""
+    from watcher.pipeline import _parse
+
+    tiny = (
+        b'<rss version="2.0"><channel><title>t</title><item><title>x</title></item></channel></rss>'
+    )
+    loop = asyncio.get_running_loop()
+    started = time.perf_counter()
+    await asyncio.gather(
+        *(
+            loop.run_in_executor(executor, _parse, "warm", tiny, "application/rss+xml", "http://x/")
+            for _ in range(max(1, workers))
+        )
+    )
+    return time.perf_counter() - started
+
+
+def analyse_profile(profile: cProfile.Profile, wall: float) -> dict[str, Any]:
+    """Time per pipeline stage, where it goes inside each, and the top functions by own time."""
+    stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+
+    def find(suffix: str, name: str) -> list[Any]:
+        return [k for k in stats if k[0].endswith(suffix) and k[2] == name]
+
+    def ct(keys: list[Any]) -> float:
+        return sum(float(stats[k][3]) for k in keys)
+
+    def edge(callee: list[Any], caller: list[Any]) -> float:
+        return sum(float(v[3]) for k in callee for c, v in stats[k][4].items() if c in set(caller))
+
+    children: dict[Any, list[tuple[float, Any]]] = {}
+    for callee, value in stats.items():
+        for caller, edge_value in value[4].items():
+            children.setdefault(caller, []).append((float(edge_value[3]), callee))
+
+    record = find("watcher/pipeline.py", "_record")
+    stages: dict[str, tuple[float, list[Any]]] = {
+        "fetch (httpx, gzip, slots)": (ct(r := find("watcher/fetch.py", "fetch")), r),
+        "sniff (is it a feed?)": (ct(r := find("watcher/core/sniff.py", "not_a_feed_error")), r),
+        "parse (feedparser -> Story)": (ct(r := find("watcher/core/parse.py", "parse_feed")), r),
+        "dedupe (keys, known_keys, select_new)": (
+            ct(r := find("watcher/core/dedupe.py", "select_new") + find("store.py", "known_keys"))
+            + edge(find("watcher/core/dedupe.py", "identity_keys"), record),
+            r,
+        ),
+        "match (prepare, RuleBook, snippet)": (ct(r := find("watcher/pipeline.py", "_match")), r),
+        "store (feed_state, record_poll)": (
+            ct(r := find("watcher/store.py", "record_poll") + find("store.py", "feed_state")),
+            r,
+        ),
+    }
+    idle = ct(find("selectors.py", "select"))
+    busy = sum(seconds for seconds, _ in stages.values())
+    rows = [(name, seconds) for name, (seconds, _) in stages.items()]
+    rows.append(("waiting for the network (select)", idle))
+    rows.append(("event loop, tasks, rest", max(0.0, wall - busy - idle)))
+    detail: dict[str, list[tuple[str, float]]] = {}
+    for name, (seconds, roots) in stages.items():
+        below: dict[Any, float] = {}
+        for root in roots:
+            for edge_ct, callee in children.get(root, []):
+                below[callee] = below.get(callee, 0.0) + edge_ct
+        top = sorted(below.items(), key=lambda kv: -kv[1])[:6]
+        detail[name] = [(label(k), v) for k, v in top if seconds and v >= 0.02 * seconds]
+    own = sorted(stats.items(), key=lambda kv: -kv[1][2])[:15]
+    return {
+        "wall": wall,
+        "stages": rows,
+        "detail": detail,
+        "own": [(label(k), float(v[2]), float(v[3]), int(v[1])) for k, v in own],
+    }
+
+
+def label(key: tuple[str, int, str]) -> str:
+    filename, line, name = key
+    if filename == "~":
+        return name
+    for marker in ("site-packages/", f"{ROOT}/", "lib/python3.11/"):
+        if marker in filename:
+            filename = filename.split(marker, 1)[1]
+            break
+    return f"{filename}:{line}({name})"
+
+
+async def one_pass(pipeline: Any, profile: bool) -> dict[str, Any]:
+    monitor = LoopMonitor()
+    watch = None if profile else asyncio.create_task(monitor.run())
+    pids = worker_pids(pipeline.parse_executor)
+    workers_cpu = sum(proc_cpu(p) for p in pids)
+    cpu = time.process_time()
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    outcomes = await pipeline.poll_all(force=True)
+    if profiler:
+        profiler.disable()
+    wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    workers_cpu = sum(proc_cpu(p) for p in pids) - workers_cpu
+    if watch is not None:
+        watch.cancel()
+    errors = [f"{o.feed}: {o.error}" for o in outcomes if o.error]
+    result = {
+        "wall": wall,
+        "cpu_main": cpu,
+        "cpu_workers": workers_cpu,
+        "feeds": len(outcomes),
+        "items": sum(o.new_stories for o in outcomes),
+        "alerts": sum(o.alerts for o in outcomes),
+        "not_modified": sum(1 for o in outcomes if o.not_modified),
+        "errors": len(errors),
+        "first_errors": errors[:5],
+        "lateness": monitor.summary(),
+    }
+    if profiler:
+        result["profile"] = analyse_profile(profiler, wall)
+    return result
+
+
+async def run_client(spec: dict[str, Any]) -> dict[str, Any]:
+    from watcher.config import parse_config
+    from watcher.pipeline import open_pipeline
+
+    result: dict[str, Any] = {"rss_after_imports_kb": proc_status().get("VmRSS", 0)}
+    workdir = Path(spec["workdir"])
+    config = parse_config(config_text(spec), workdir / "config.yaml", {})
+    executor: Executor | None = None
+    if spec["executor"] == "process":
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["watcher.pipeline"])
+        executor = ProcessPoolExecutor(max_workers=spec["workers"], mp_context=ctx)
+    elif spec["executor"] == "inline":
+        executor = InlineExecutor()
+    try:
+        result["warm_up"] = await warm_up(executor, spec["workers"])
+        result["hwm_before_kb"] = proc_status().get("VmHWM", 0)
+        async with open_pipeline(config, stdout=io.StringIO(), parse_executor=executor) as pipe:
+            result["pass1"] = await one_pass(pipe, spec["profile"])
+            result["hwm_pass1_kb"] = proc_status().get("VmHWM", 0)
+            if not spec["profile"]:
+                result["pass2"] = await one_pass(pipe, False)
+            result["stories_stored"] = pipe.store.count("stories")
+        result["hwm_kb"] = proc_status().get("VmHWM", 0)
+        result["workers_hwm_kb"] = [proc_status(p).get("VmHWM", 0) for p in worker_pids(executor)]
+        fs = forkserver_pid() if spec["executor"] == "process" else None
+        result["forkserver_hwm_kb"] = proc_status(fs).get("VmHWM", 0) if fs else 0
+    finally:
+        if executor is not None:
+            executor.shutdown()
+    return result
+
+
+def client_main(spec_path: Path) -> int:
+    spec = json.loads(spec_path.read_text())
+    result = asyncio.run(run_client(spec))
+    Path(spec["result"]).write_text(json.dumps(result))
+    return 0
+
+
+# ---------------------------------------------------------------- the orchestrator
+
+
+@dataclass
+class Run:
+    label: str
+    executor: str
+    concurrency: int
+    per_host: int
+    profile: bool = False
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+def run_child(run: Run, urls: Sequence[str], workers: int, tmp: Path, timeout: float) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix=f"{run.executor}-", dir=tmp))
+    result_path = workdir / "result.json"
+    spec: dict[str, Any] = {
+        "urls": list(urls),
+        "executor": run.executor,
+        "workers": workers,
+        "concurrency": run.concurrency,
+        "per_host": run.per_host,
+        "profile": run.profile,
+        "workdir": str(workdir),
+        "database": str(workdir / "bench.db"),
+        "result": str(result_path),
+    }
+    spec_path = workdir / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    print(f"  running: {run.label} ...", flush=True)
+    subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--client", str(spec_path)],
+        check=True,
+        timeout=timeout,
+    )
+    run.result = json.loads(result_path.read_text())
+
+
+def naive_loop(urls: Sequence[str]) -> tuple[float, int, int]:
+    """The baseline: ``feedparser.parse(url)`` one feed after the other (urllib fetches)."""
+    import feedparser
+
+    items = failures = 0
+    started = time.perf_counter()
+    for url in urls:
+        parsed = feedparser.parse(url)
+        items += len(parsed.entries)
+        failures += 0 if parsed.get("status") == 200 else 1
+    return time.perf_counter() - started, items, failures
+
+
+def sample(urls: Sequence[str], size: int) -> list[str]:
+    if size <= 0 or size >= len(urls):
+        return list(urls)
+    step = len(urls) / size
+    return [urls[int(i * step)] for i in range(size)]
+
+
+def rate(count: float, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")
+
+
+def print_profile(run: Run) -> None:
+    profile = run.result["pass1"]["profile"]
+    wall = profile["wall"]
+    print(f"\nProfile of pass 1 ({run.label}; cProfile, wall {wall:.1f} s with profiler overhead)")
+    print(f"{'stage':<40} {'seconds':>8} {'share':>6}")
+    print("-" * 56)
+    for name, seconds in profile["stages"]:
+        print(f"{name:<40} {seconds:>8.2f} {seconds / wall:>6.0%}")
+    print("\nInside each stage (cumulative seconds of the largest callees):")
+    for name, rows in profile["detail"].items():
+        print(f"  {name}")
+        for where, seconds in rows:
+            print(f"    {seconds:>7.2f}  {where}")
+    print("\nTop functions by own time (tottime s, cumtime s, calls):")
+    for where, own, cum, calls in profile["own"]:
+        print(f"  {own:>7.2f} {cum:>8.2f} {calls:>10,}  {where}")
+
+
+def print_table(
+    runs: Sequence[Run],
+    naive: tuple[float, int, int, int],
+    total_items: int,
+    feeds: int,
+    stats: dict[str, int],
+) -> None:
+    naive_s, naive_items, naive_feeds, naive_failures = naive
+    naive_total = naive_s * feeds / naive_feeds
+    naive_rate = rate(naive_items, naive_s)
+    header = (
+        f"{'run':<34} {'pass 1 s':>8} {'items/s':>8} {'speed-up':>8} {'alerts':>7}"
+        f" {'304 s':>6} {'cores':>5} {'late max':>8} {'p99':>5} {'>50ms':>5}"
+        f" {'peak MB':>7} {'workers MB':>12}"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+    for run in runs:
+        r = run.result
+        p1, p2 = r["pass1"], r.get("pass2")
+        cores = (p1["cpu_main"] + p1["cpu_workers"]) / p1["wall"]
+        workers = " + ".join(f"{mb(k):.0f}" for k in r["workers_hwm_kb"]) or "-"
+        late = p1["lateness"]
+        print(
+            f"{run.label:<34} {p1['wall']:>8.2f} {rate(p1['items'], p1['wall']):>8,.0f}"
+            f" {naive_total / p1['wall']:>7.1f}x {p1['alerts']:>7,}"
+            f" {p2['wall'] if p2 else float('nan'):>6.2f} {cores:>5.2f}"
+            f" {late['max_ms']:>6.0f}ms {late['p99_ms']:>5.0f} {late['over_50ms']:>5}"
+            f" {mb(r['hwm_kb']):>7.0f} {workers:>12}"
+        )
+    print(
+        f"{'naive feedparser.parse(url) loop':<34} {naive_total:>8.2f} {naive_rate:>8,.0f}"
+        f" {'1.0x':>8} {'-':>7} {'-':>6} {'1':>5}"
+    )
+    print()
+    print(
+        f"naive loop: {naive_feeds} of {feeds} feeds measured in {naive_s:.1f} s"
+        f" ({naive_items:,} items, {naive_failures} failures), scaled x{feeds / naive_feeds:g}"
+        f" to {naive_total:.1f} s; no dedupe, matching or storage."
+    )
+    for run in runs:
+        r = run.result
+        p1, p2 = r["pass1"], r.get("pass2")
+        line = (
+            f"{run.label}: pass 1 {p1['items']:,}/{total_items:,} items, {p1['errors']} errors,"
+            f" CPU main {p1['cpu_main']:.1f} s + workers {p1['cpu_workers']:.1f} s;"
+        )
+        if p2:
+            line += (
+                f" 304 pass {p2['not_modified']}/{p2['feeds']} not modified,"
+                f" {p2['errors']} errors, late max {p2['lateness']['max_ms']:.0f} ms;"
+            )
+        line += (
+            f" RSS after imports {mb(r['rss_after_imports_kb']):.0f} MB,"
+            f" peak before polling {mb(r['hwm_before_kb']):.0f} MB"
+        )
+        if r["workers_hwm_kb"]:
+            line += (
+                f"; pool start {r['warm_up']:.2f} s, forkserver {mb(r['forkserver_hwm_kb']):.0f} MB"
+            )
+        print(line)
+        for error in p1["first_errors"] + (p2["first_errors"] if p2 else []):
+            print(f"    error: {error}")
+    if stats:
+        print(
+            f"server: {stats.get('requests', 0):,} requests, {stats.get('ok', 0):,} x 200,"
+            f" {stats.get('not_modified', 0):,} x 304, {stats.get('not_found', 0)} x 404,"
+            f" {stats.get('connections', 0):,} connections, at most"
+            f" {stats.get('max_active', 0)} requests in flight"
+        )
+
+
+def check_targets(runs: Sequence[Run], naive_total: float) -> None:
+    print("\nTargets (issue 5):")
+    for run in runs:
+        r = run.result
+        p1, p2 = r["pass1"], r["pass2"]
+        speed_up = naive_total / p1["wall"]
+        checks = [
+            (f"pass 1 >= 5x naive ({speed_up:.1f}x)", speed_up >= 5),
+            (f"304 pass < 5 s ({p2['wall']:.2f} s)", p2["wall"] < 5),
+            (f"peak < 250 MB ({mb(r['hwm_kb']):.0f} MB)", mb(r["hwm_kb"]) < 250),
+        ]
+        marks = ", ".join(f"{text}: {'met' if ok else 'NOT met'}" for text, ok in checks)
+        print(f"  {run.label}: {marks}")
+
+
+def loopback_ok(hosts: int) -> bool:
+    try:
+        with socket.socket() as probe:
+            probe.bind((f"127.0.0.{1 + hosts}", 0))
+    except OSError:
+        return False
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=1000)
+    parser.add_argument("--items", type=int, default=50, help="items per feed")
+    parser.add_argument("--hosts", type=int, default=50, help="loopback hosts 127.0.0.2 ...")
+    parser.add_argument("--delay", type=float, default=0.1, help="seconds before each answer")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--per-host", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2, help="process pool size")
+    parser.add_argument(
+        "--executors", nargs="+", choices=["thread", "process"], default=["thread", "process"]
+    )
+    parser.add_argument(
+        "--naive-sample", type=int, default=200, help="feeds the naive loop runs on (0: all)"
+    )
+    parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--sweep",
+        nargs="*",
+        default=[],
+        metavar="CONC/PER_HOST",
+        help="extra fetch settings to try with the process pool, e.g. 32/2 128/8",
+    )
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--server-lifetime", type=float, default=900.0)
+    parser.add_argument("--client", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.client:
+        return client_main(args.client)
+
+    if not args.corpus.is_dir():
+        print(f"skipped: no corpus at {args.corpus}")
+        return 0
+    if not 1 <= args.hosts <= 253 or not loopback_ok(args.hosts):
+        print(f"cannot listen on 127.0.0.2 ... 127.0.0.{1 + args.hosts} (Linux loopback needed)")
+        return 1
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        os.environ.pop(name, None)  # loopback only, never through a proxy
+    os.environ.pop("ALL_PROXY", None)
+
+    server_spec = ServerSpec(
+        args.corpus, args.feeds, args.items, args.hosts, args.delay, args.seed, args.server_lifetime
+    )
+    runs = [
+        Run(
+            "thread pool (default)" if kind == "thread" else f"process pool ({args.workers})",
+            kind,
+            args.concurrency,
+            args.per_host,
+        )
+        for kind in args.executors
+    ]
+    for setting in args.sweep:
+        conc, _, per_host = setting.partition("/")
+        runs.append(
+            Run(f"process pool, {conc}/{per_host}", "process", int(conc), int(per_host or 2))
+        )
+    profiled = (
+        Run("profile: inline parse", "inline", args.concurrency, args.per_host, profile=True)
+        if args.profile
+        else None
+    )
+    started = time.perf_counter()
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-fetch-") as tmp,
+        ServerProcess(server_spec) as server,
+    ):
+        info = server.info
+        urls: list[str] = info["urls"]
+        total_items = args.feeds * args.items
+        print(
+            f"{args.feeds:,} feeds x {args.items} items = {total_items:,} items"
+            f" (from {info['corpus_entries']:,} corpus stories), on {args.hosts} loopback hosts,"
+            f" {args.delay * 1000:.0f} ms per answer;"
+            f" feed {info['raw_bytes'] / args.feeds / 1024:.0f} KB"
+            f" ({info['gzip_bytes'] / args.feeds / 1024:.0f} KB gzipped);"
+            f" {len(RULES)} rules; fetch concurrency {args.concurrency}, per host {args.per_host};"
+            f" {os.cpu_count()} CPUs"
+        )
+        for run in [*runs, *([profiled] if profiled else [])]:
+            run_child(run, urls, args.workers, Path(tmp), timeout=900)
+        chosen = sample(urls, args.naive_sample)
+        print(f"  running: naive feedparser loop over {len(chosen)} feeds ...", flush=True)
+        naive_s, naive_items, naive_failures = naive_loop(chosen)
+        stats = server.stats()
+    naive = (naive_s, naive_items, len(chosen), naive_failures)
+    print_table(runs, naive, total_items, args.feeds, stats)
+    check_targets(runs, naive_s * args.feeds / len(chosen))
+    if profiled:
+        print_profile(profiled)
+    print(f"\n(benchmark took {time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
