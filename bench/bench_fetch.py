@@ -673,6 +673,7 @@ class Run:
     per_host: int
     profile: bool = False
     result: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
 
 
 def run_child(run: Run, urls: Sequence[str], workers: int, tmp: Path, timeout: float) -> None:
@@ -692,12 +693,16 @@ def run_child(run: Run, urls: Sequence[str], workers: int, tmp: Path, timeout: f
     spec_path = workdir / "spec.json"
     spec_path.write_text(json.dumps(spec))
     print(f"  running: {run.label} ...", flush=True)
-    subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--client", str(spec_path)],
-        check=True,
-        timeout=timeout,
-    )
-    run.result = json.loads(result_path.read_text())
+    try:
+        subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--client", str(spec_path)],
+            check=True,
+            timeout=timeout,
+        )
+        run.result = json.loads(result_path.read_text())
+    except (subprocess.SubprocessError, OSError, ValueError) as exc:
+        run.error = str(exc)
+        print(f"  FAILED: {run.label}: {exc}", flush=True)
 
 
 def naive_loop(urls: Sequence[str]) -> tuple[float, int, int]:
@@ -926,12 +931,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         naive_s, naive_items, naive_failures = naive_loop(chosen)
         stats = server.stats()
     naive = (naive_s, naive_items, len(chosen), naive_failures)
-    print_table(runs, naive, total_items, args.feeds, stats)
-    check_targets(runs, naive_s * args.feeds / len(chosen))
-    if profiled:
+    done = [run for run in runs if run.error is None]
+    print_table(done, naive, total_items, args.feeds, stats)
+    check_targets(done, naive_s * args.feeds / len(chosen))
+    if profiled and profiled.error is None:
         print_profile(profiled)
+    failed = [run for run in [*runs, *([profiled] if profiled else [])] if run.error]
+    for run in failed:
+        print(f"\nFAILED: {run.label}: {run.error}")
     print(f"\n(benchmark took {time.perf_counter() - started:.0f} s)")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -366,19 +366,23 @@ def scan(
 
 LEAD_POOL = [f"w{i}" for i in range(40)]
 stories = st.tuples(titles, st.lists(st.sampled_from(LEAD_POOL), max_size=40).map(" ".join))
-# How a story comes back: as is, under a new headline, with a trimmed lead, or reworded.
-variants = st.tuples(st.integers(0, 3), titles, st.integers(0, 40))
+# How a story comes back: as is, under a new headline, with a trimmed lead, reworded,
+# or under a new headline with only part of its lead.
+variants = st.tuples(st.integers(0, 4), titles, st.integers(0, 40))
 
 
 def variant(story: tuple[str, str], how: tuple[int, str, int]) -> Fingerprint:
     title, lead = story
     kind, other_title, cut = how
-    if kind == 1:
-        title = other_title
-    elif kind == 2:
+    if kind == 2:
         lead = " ".join(lead.split()[:cut])
     elif kind == 3:
         title = " ".join([*title.split()[1:], other_title])
+    elif kind == 4:
+        kept = lead.split()[:cut]
+        lead = " ".join(kept + [f"x{len(kept) + i}" for i in range(40 - len(kept))])
+    if kind in (1, 4):
+        title = other_title
     return fingerprint(title, lead)
 
 
@@ -400,7 +404,7 @@ def scenarios(draw: st.DrawFn) -> tuple[list[tuple[str, str]], list[tuple[Any, .
 
 
 @settings(max_examples=300, deadline=None)
-@given(scenarios(), st.sampled_from([0.3, 0.5, DEFAULT_THRESHOLD, 1.0]))
+@given(scenarios(), st.sampled_from([0.2, 0.3, 0.5, DEFAULT_THRESHOLD, 1.0]))
 def test_find_answers_as_scanning_the_window_with_same_event(
     scenario: tuple[list[tuple[str, str]], list[tuple[Any, ...]]], threshold: float
 ) -> None:
@@ -458,6 +462,31 @@ def test_find_answers_as_the_scan_over_a_window_of_two_thousand_stories() -> Non
             index.evict(entries[1][2])
             entries.pop(0)
     assert joined[True] > 100 and joined[False] > 1000  # both answers were exercised
+
+
+@pytest.mark.parametrize("threshold", [0.2, 0.34, 0.5])
+def test_find_answers_as_the_scan_when_only_leads_match(threshold: float) -> None:
+    # New headlines over partly kept leads: the lead shingles alone must find them.
+    rng = random.Random(7)
+    words = [f"w{i}" for i in range(60)]
+    index = ClusterIndex(threshold)
+    entries: list[tuple[int, Fingerprint, datetime]] = []
+    bases = []
+    for i in range(300):
+        lead = rng.choices(words, k=rng.randint(10, 45))
+        bases.append(lead)
+        fp = fingerprint(f"story {i} about the harbour", " ".join(lead))
+        index.add(i, fp, T0)
+        entries.append((i, fp, T0))
+    lead_matches = 0
+    for base in rng.choices(bases, k=400):
+        kept = base[: rng.randint(0, len(base))]
+        fresh = rng.choices(words, k=rng.randint(0, 30))
+        probe = fingerprint("harbour news in brief", " ".join(kept + fresh))
+        expected = scan(entries, probe, threshold)
+        assert index.find(probe) == expected
+        lead_matches += expected is not None
+    assert lead_matches > 50
 
 
 def test_find_scores_only_stories_that_share_enough_words(monkeypatch: pytest.MonkeyPatch) -> None:

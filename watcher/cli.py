@@ -133,8 +133,10 @@ def once(obj: Context, as_json: bool, force: bool) -> None:
 async def _once(config: Config, as_json: bool, force: bool) -> dict[str, Any]:
     from rich.progress import Progress
 
+    from watcher.daemon import log_warnings
     from watcher.pipeline import open_pipeline
 
+    log_warnings(config)
     # With --json, stdout carries the report, so alerts for `stdout` go to stderr.
     async with open_pipeline(config, stdout=sys.stderr if as_json else None) as pipeline:
         feeds = list(config.feeds)
@@ -151,6 +153,7 @@ async def _once(config: Config, as_json: bool, force: bool) -> dict[str, Any]:
         else:
             outcomes = await pipeline.poll_all(feeds, force=force)
         delivery = await pipeline.deliver_due(retry_now=True)
+        pipeline.prune()
     failed = [o for o in outcomes if not o.ok]
     if failed and not as_json:
         say(f"watcher: {len(failed)} of {len(outcomes)} feeds failed (see the log above)")
@@ -160,6 +163,14 @@ async def _once(config: Config, as_json: bool, force: bool) -> dict[str, Any]:
         "feeds": [asdict(o) | {"ok": o.ok} for o in outcomes],
         "deliveries": asdict(delivery),
     }
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of config.yaml (for editors: see the first line of config.yaml)."""
+    from watcher.config import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
 
 
 @cli.command()

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
@@ -22,7 +23,7 @@ from ruamel.yaml.error import MarkedYAMLError
 from watcher.core.errors import ConfigError, Problem, QueryError
 from watcher.core.models import ChannelSpec, Examples, FeedSpec, RuleSpec
 from watcher.core.rules import check_examples, compile_rule
-from watcher.core.units import parse_duration, parse_size
+from watcher.core.units import format_duration, parse_duration, parse_size
 
 STDOUT_CHANNEL = "stdout"
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -42,8 +43,15 @@ def _size(value: object) -> int:
     return parse_size(value)
 
 
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
-Size = Annotated[int, BeforeValidator(_size), Field(ge=1)]
+# What editors see in the JSON Schema is what users type, not the parsed value.
+_DURATION_TEXT = Annotated[str, Field(pattern=r"^\s*(\d+(\.\d+)?\s*[smhdw]\s*)+$|^\d+$")]
+Duration = Annotated[
+    timedelta, BeforeValidator(_duration, json_schema_input_type=_DURATION_TEXT | int)
+]
+Size = Annotated[int, BeforeValidator(_size, json_schema_input_type=str | int), Field(ge=1)]
+OneOrMany = Annotated[
+    list[str], BeforeValidator(lambda v: _one_or_many(v), json_schema_input_type=str | list[str])
+]
 Name = Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 
@@ -119,7 +127,7 @@ class ChannelModel(_Strict):
     apprise_config: str | None = Field(
         None, description="An Apprise config file (YAML or TEXT), relative to this file."
     )
-    tag: Annotated[list[str], BeforeValidator(_one_or_many)] = Field(
+    tag: OneOrMany = Field(
         default_factory=list, description="Only the Apprise config's URLs with these tags."
     )
     digest: Digest = Field(
@@ -147,7 +155,7 @@ class RuleModel(_Strict):
     any: list[str] = Field(default_factory=list, description="Queries of which one must match.")
     none: list[str] = Field(default_factory=list, description="Queries that must not match.")
     feeds: list[str] | None = Field(None, description="Limit the rule to these feed names.")
-    notify: Annotated[list[str], BeforeValidator(_one_or_many)] = Field(
+    notify: OneOrMany = Field(
         default_factory=lambda: [STDOUT_CHANNEL], description="Channel names to alert."
     )
     examples: ExamplesModel | None = None
@@ -165,7 +173,13 @@ class ConfigModel(_Strict):
     max_age: Duration = Field(
         timedelta(days=2), description="A new feed alerts only on stories this recent."
     )
-    channels: dict[Name, Annotated[ChannelModel, BeforeValidator(_channel)]] = Field(
+    channels: dict[
+        Name,
+        Annotated[
+            ChannelModel,
+            BeforeValidator(_channel, json_schema_input_type=str | list[str] | ChannelModel),
+        ],
+    ] = Field(
         default_factory=dict,
         description="Channel name -> an Apprise URL, a list of them, or the long form.",
     )
@@ -179,12 +193,19 @@ class ConfigModel(_Strict):
     give_up_after: Duration = Field(
         timedelta(days=3), description="Stop retrying a delivery this long after the alert."
     )
+    retention: Duration = Field(
+        timedelta(days=90),
+        description="Stories older than this are pruned, except those that alerted.",
+    )
+    metrics: str | None = Field(
+        None, description="Serve Prometheus metrics and /health here, e.g. 127.0.0.1:9108."
+    )
     fetch: FetchModel = Field(default_factory=lambda: FetchModel(), description="Fetch limits.")
     feed_alert_after: Duration = Field(
         timedelta(hours=24),
         description="Notify `health_notify` once when a feed has failed this long.",
     )
-    health_notify: Annotated[list[str], BeforeValidator(_one_or_many)] = Field(
+    health_notify: OneOrMany = Field(
         default_factory=lambda: [STDOUT_CHANNEL],
         description="Channels told when a feed breaks for long, and when it recovers.",
     )
@@ -209,6 +230,9 @@ class Config:
     templates: Mapping[str, str] = field(default_factory=dict)  # name -> Jinja2 source
     timezone: str | None = None
     give_up_after: timedelta = timedelta(days=3)
+    retention: timedelta = timedelta(days=90)
+    metrics: tuple[str, int] | None = None
+    warnings: tuple[Problem, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
@@ -265,6 +289,21 @@ def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
             problems.append(Problem(shown, line, f"health_notify: unknown channel '{channel}'"))
     feeds = _feeds(parts, data, shown, problems)
     rules = _rules(parts, data, shown, channels, {f.name for f in feeds}, problems)
+    metrics = None
+    if model.metrics:
+        from watcher.metrics import parse_listen
+
+        try:
+            metrics = parse_listen(model.metrics)
+        except ValueError as exc:
+            problems.append(Problem(shown, _line_of(data, ("metrics",)), f"metrics: {exc}"))
+    warnings = _interval_checks(model, feeds, data, shown, problems)
+    if model.timezone:
+        try:
+            zoneinfo.ZoneInfo(model.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            line = _line_of(data, ("timezone",))
+            problems.append(Problem(shown, line, f"timezone: unknown time zone '{model.timezone}'"))
     if problems:
         problems.sort(key=lambda p: p.line or 0)
         raise ConfigError(problems)
@@ -285,6 +324,9 @@ def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
         templates=templates,
         timezone=model.timezone,
         give_up_after=model.give_up_after,
+        retention=model.retention,
+        metrics=metrics,
+        warnings=tuple(warnings),
         env=env,
     )
 
@@ -375,6 +417,30 @@ def _channels(
             line=line,
         )
     return channels
+
+
+MIN_INTERVAL = timedelta(seconds=2)
+POLITE_INTERVAL = timedelta(minutes=1)
+
+
+def _interval_checks(
+    model: ConfigModel, feeds: tuple[FeedSpec, ...], data: Any, shown: str, problems: list[Problem]
+) -> list[Problem]:
+    """Intervals under 2 s are errors; under a minute, warnings (fine for tests and demos)."""
+    warnings = []
+    places = [("interval", model.interval, _line_of(data, ("interval",)))] + [
+        (f"feed '{feed.name}': interval", feed.interval, feed.line)
+        for feed in feeds
+        if feed.interval != model.interval
+    ]
+    for where, interval, line in places:
+        if interval < MIN_INTERVAL:
+            problems.append(Problem(shown, line, f"{where}: at least 2s"))
+        elif interval < POLITE_INTERVAL:
+            warnings.append(
+                Problem(shown, line, f"{where}: under a minute; servers may block such polling")
+            )
+    return warnings
 
 
 def _templates(
@@ -567,5 +633,21 @@ def expand_env(template: str, env: Mapping[str, str]) -> str:
 
 
 def json_schema() -> dict[str, Any]:
-    """JSON Schema of config.yaml, for editors."""
-    return ConfigModel.model_json_schema()
+    """JSON Schema of config.yaml, for editors; durations shown as users write them (10m)."""
+    schema = ConfigModel.model_json_schema()
+
+    def tidy(node: object) -> None:
+        if isinstance(node, dict):
+            default = node.get("default")
+            if isinstance(default, str) and re.fullmatch(r"P(?:\d+D)?(?:T[\dHMS.]+)?", default):
+                node["default"] = format_duration(TypeAdapter(timedelta).validate_python(default))
+            for value in node.values():
+                tidy(value)
+        elif isinstance(node, list):
+            for value in node:
+                tidy(value)
+
+    tidy(schema)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "watcher config.yaml"
+    return schema

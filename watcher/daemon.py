@@ -1,26 +1,42 @@
 """Schedule stage: the long-running face of the pipeline (``watcher run``).
 
-APScheduler runs one interval job per feed (with jitter so feeds sharing an
-interval do not fire together) and one job that drains the outbox.
+APScheduler runs one interval job per feed (with jitter, so feeds sharing an
+interval do not fire together), one job that drains the outbox, and the
+housekeeping jobs (status, watchdog, retention).  The config file is watched
+(and SIGHUP also reloads it): a config that validates replaces the running one
+between two steps; one that does not is refused with the errors `watcher
+validate` prints, and the daemon goes on with the last good one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from watcher.config import Config
+from watcher.config import Config, load_config
+from watcher.core.errors import ConfigError
 from watcher.core.models import FeedSpec
-from watcher.pipeline import Clock, Pipeline, open_pipeline, utc_now
+from watcher.metrics import Metrics
+from watcher.pipeline import Clock, Pipeline, build_deliverer, open_pipeline, utc_now
+from watcher.sdnotify import Notifier
 
 log = logging.getLogger(__name__)
 
 DELIVERY_INTERVAL = timedelta(seconds=15)
+STATUS_INTERVAL = timedelta(seconds=30)
+RETENTION_INTERVAL = timedelta(hours=6)
+# How long a stop waits for fetches in flight before abandoning them.
+STOP_GRACE = 5.0
 
 
 def jitter_for(interval: timedelta) -> int:
@@ -28,11 +44,29 @@ def jitter_for(interval: timedelta) -> int:
     return int(min(interval.total_seconds() / 10, 60))
 
 
+def log_warnings(config: Config) -> None:
+    for warning in config.warnings:
+        log.warning("%s", warning)
+
+
 class Daemon:
-    def __init__(self, config: Config, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Clock = utc_now,
+        notifier: Notifier | None = None,
+        watch: bool = True,
+    ) -> None:
         self.config = config
         self.clock = clock
+        self.notifier = notifier or Notifier()
+        self.watch = watch
+        self.metrics = Metrics()
         self._stop = asyncio.Event()
+        self._reload = asyncio.Event()
+        self._inflight: set[asyncio.Task[Any]] = set()
+        self._config_digest = _digest(config.path)
 
     def stop(self) -> None:
         self._stop.set()
@@ -41,47 +75,242 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
-        async with open_pipeline(self.config, clock=self.clock) as pipeline:
+        loop.add_signal_handler(signal.SIGHUP, self._reload.set)
+        log_warnings(self.config)
+        async with open_pipeline(self.config, clock=self.clock, metrics=self.metrics) as pipeline:
+            self.metrics.health = lambda: self._health(pipeline)
+            if self.config.metrics:
+                await self.metrics.serve(*self.config.metrics)
+                log.info("metrics on http://%s:%d/metrics", *self.config.metrics)
             scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
-            now = self.clock()
-            for index, feed in enumerate(self.config.feeds):
-                scheduler.add_job(
-                    self._poll,
-                    IntervalTrigger(
-                        seconds=feed.interval.total_seconds(), jitter=jitter_for(feed.interval)
-                    ),
-                    args=[pipeline, feed],
-                    id=f"feed:{feed.name}",
-                    # First polls start at once, a little apart, so a restart is not a burst.
-                    next_run_time=now + timedelta(milliseconds=100 * index),
-                    max_instances=1,
-                    coalesce=True,
-                    misfire_grace_time=None,
-                )
-            scheduler.add_job(
-                pipeline.deliver_due,
-                IntervalTrigger(seconds=DELIVERY_INTERVAL.total_seconds()),
-                id="deliver",
-                max_instances=1,
-                coalesce=True,
-            )
+            self._schedule_feeds(scheduler, pipeline, self.config.feeds, first=True)
+            self._every(scheduler, "deliver", DELIVERY_INTERVAL, pipeline.deliver_due)
+            self._every(scheduler, "status", STATUS_INTERVAL, self._status, pipeline)
+            self._every(scheduler, "retention", RETENTION_INTERVAL, self._prune, pipeline)
+            watchdog = self.notifier.watchdog_interval()
+            if watchdog:
+                self._every(scheduler, "watchdog", timedelta(seconds=watchdog), self._watchdog)
             scheduler.start()
+            watcher = asyncio.create_task(self._watch_config())
+            reloader = asyncio.create_task(self._reloads(scheduler, pipeline))
             log.info(
                 "watching %d feeds with %d rules (database %s)",
-                len(self.config.feeds), len(self.config.rules), self.config.database,
-            )  # fmt: skip
+                len(self.config.feeds),
+                len(self.config.rules),
+                self.config.database,
+            )
+            await self._prune(pipeline)
+            self.notifier.ready()
+            await self._status(pipeline)
             try:
                 await self._stop.wait()
             finally:
+                self.notifier.stopping()
                 scheduler.shutdown(wait=False)
-                await pipeline.deliver_due()
+                watcher.cancel()
+                reloader.cancel()
+                await self._finish_inflight()
+                await self._final_delivery(pipeline)
+                await self.metrics.close()
         log.info("stopped")
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def _every(
+        self,
+        scheduler: AsyncIOScheduler,
+        name: str,
+        every: timedelta,
+        job: Callable[..., Awaitable[Any]],
+        *args: object,
+    ) -> None:
+        scheduler.add_job(
+            self._tracked,
+            IntervalTrigger(seconds=every.total_seconds()),
+            args=[job, *args],
+            id=name,
+            max_instances=1,
+            coalesce=True,
+        )
+
+    def _schedule_feeds(
+        self,
+        scheduler: AsyncIOScheduler,
+        pipeline: Pipeline,
+        feeds: tuple[FeedSpec, ...] | list[FeedSpec],
+        *,
+        first: bool = False,
+    ) -> None:
+        now = self.clock()
+        for index, feed in enumerate(feeds):
+            scheduler.add_job(
+                self._tracked,
+                IntervalTrigger(
+                    seconds=feed.interval.total_seconds(), jitter=jitter_for(feed.interval)
+                ),
+                args=[self._poll, pipeline, feed.name],
+                id=f"feed:{feed.name}",
+                # First polls start at once, a little apart, so a start is not a burst.
+                next_run_time=now + timedelta(milliseconds=100 * index if first else 0),
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+                replace_existing=True,
+            )
+
+    async def _tracked(self, job: Callable[..., Awaitable[Any]], *args: object) -> None:
+        """Run a job so that a stop can wait for it, and so that no error kills the daemon."""
+        if self._stop.is_set():
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._inflight.add(task)
+        try:
+            await job(*args)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job %s failed", getattr(job, "__name__", job))
+        finally:
+            self._inflight.discard(task)
+
+    async def _poll(self, pipeline: Pipeline, name: str) -> None:
+        # Looked up by name at each run, so a reload's new settings apply at once.
+        feed = next((f for f in pipeline.config.feeds if f.name == name), None)
+        if feed is None:
+            return
+        outcome = await pipeline.poll(feed)
+        if outcome.alerts:
+            await pipeline.deliver_due()
+
+    async def _status(self, pipeline: Pipeline) -> None:
+        counts = pipeline.health()
+        ok = counts["feeds"] - counts["failing"]
+        text = f"{ok} feeds ok, {counts['failing']} failing; {counts['pending']} alerts pending"
+        if counts["failed"]:
+            text += f", {counts['failed']} given up"
+        self.notifier.status(text)
+
+    async def _watchdog(self) -> None:
+        self.notifier.watchdog()
+
+    async def _prune(self, pipeline: Pipeline) -> None:
+        pipeline.prune()
+
+    def _health(self, pipeline: Pipeline) -> dict[str, object]:
+        counts = pipeline.health()
+        degraded = counts["feeds"] > 0 and counts["failing"] == counts["feeds"]
+        return {"status": "degraded" if degraded else "ok", **counts}
+
+    # -- reloads ---------------------------------------------------------------------------
+
+    async def _watch_config(self) -> None:
+        """Reload when the config file changes (editors often replace it: watch the folder)."""
+        if not self.watch:
+            return
+        from watchfiles import awatch
+
+        target = self.config.path.resolve()
+        try:
+            async for _changes in awatch(
+                target.parent,
+                watch_filter=lambda _change, path: Path(path).resolve() == target,
+                debounce=300,
+                step=50,
+                recursive=False,
+            ):
+                self._reload.set()
+        except (OSError, RuntimeError) as exc:  # e.g. no inotify: SIGHUP still reloads
+            log.warning("cannot watch %s for changes (%s); reload with SIGHUP", target, exc)
+
+    async def _reloads(self, scheduler: AsyncIOScheduler, pipeline: Pipeline) -> None:
+        while True:
+            await self._reload.wait()
+            self._reload.clear()
+            self.reload(scheduler, pipeline)
+
+    def reload(self, scheduler: AsyncIOScheduler, pipeline: Pipeline) -> bool:
+        """Apply the config file's current content if it validates; keep the old one if not."""
+        digest = _digest(self.config.path)
+        if digest == self._config_digest:
+            return False
+        self.notifier.reloading()
+        try:
+            try:
+                new = load_config(self.config.path)
+            except ConfigError as exc:
+                for problem in exc.problems:
+                    log.error("config reload refused: %s", problem)
+                log.error("still running on the last good config")
+                return False
+            finally:
+                self._config_digest = digest
+            if new.database != self.config.database:
+                log.warning("the database moved to %s: that needs a restart", new.database)
+                new = _with_database(new, self.config.database)
+            log_warnings(new)
+            old = {feed.name: feed for feed in self.config.feeds}
+            fresh = {feed.name: feed for feed in new.feeds}
+            pipeline.reconfigure(new, build_deliverer(new))
+            self.config = new
+            for name in old.keys() - fresh.keys():
+                scheduler.remove_job(f"feed:{name}")
+            changed = [
+                feed
+                for name, feed in fresh.items()
+                if name not in old or old[name].interval != feed.interval
+            ]
+            self._schedule_feeds(scheduler, pipeline, changed)
+            added = len(fresh.keys() - old.keys())
+            log.info(
+                "config reloaded: %d feeds (%d added, %d removed), %d rules, %d channels",
+                len(fresh),
+                added,
+                len(old.keys() - fresh.keys()),
+                len(new.rules),
+                len(new.channels),
+            )
+            return True
+        finally:
+            self.notifier.ready()
+
+    # -- stopping --------------------------------------------------------------------------
 
     def _on_signal(self, sig: signal.Signals) -> None:
         log.info("received %s, stopping", sig.name)
         self.stop()
 
-    async def _poll(self, pipeline: Pipeline, feed: FeedSpec) -> None:
-        outcome = await pipeline.poll(feed)
-        if outcome.alerts:
-            await pipeline.deliver_due()
+    async def _finish_inflight(self) -> None:
+        """Let polls and deliveries in flight finish briefly, then abandon them safely.
+
+        A poll writes to the database without an await in between, so cancelling
+        one can never leave half a poll recorded.
+        """
+        running = [task for task in self._inflight if task is not asyncio.current_task()]
+        if not running:
+            return
+        _done, pending = await asyncio.wait(running, timeout=STOP_GRACE)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.info(
+                "abandoned %d fetches in flight; they run again at the next start", len(pending)
+            )
+            await asyncio.wait(pending, timeout=1.0)
+
+    async def _final_delivery(self, pipeline: Pipeline) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(pipeline.deliver_due(), timeout=STOP_GRACE)
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _with_database(config: Config, database: Path) -> Config:
+    from dataclasses import replace
+
+    return replace(config, database=database)

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from tzlocal import get_localzone
 
-from watcher.config import Config
+from watcher.config import STDOUT_CHANNEL, Config
 from watcher.core import politeness
 from watcher.core.dedupe import NewStory, identity_keys, is_recent, select_new
 from watcher.core.errors import FeedError
@@ -32,6 +32,7 @@ from watcher.core.schedule import next_digest
 from watcher.core.sniff import not_a_feed_error
 from watcher.deliver import Deliverer
 from watcher.fetch import FetchedFeed, Fetcher, FetchRequest, FetchSettings
+from watcher.metrics import FetchOutcome, Metrics
 from watcher.store import (
     FeedState,
     PendingDelivery,
@@ -111,20 +112,57 @@ class Pipeline:
         clock: Clock = utc_now,
         parse_executor: Executor | None = None,
         retry: RetryPolicy | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
-        self.config = config
         self.store = store
         self.fetcher = fetcher
-        self.deliverer = deliverer
         self.clock = clock
         self.parse_executor = parse_executor
         self.retry = retry or RetryPolicy()
+        self.metrics = metrics
+        # One delivery run at a time: two runs could otherwise both send the same row.
+        self._delivering = asyncio.Lock()
+        self._apply(config, deliverer)
+
+    def reconfigure(self, config: Config, deliverer: Deliverer) -> None:
+        """Switch to a new config between two steps: no poll or delivery sees half of each."""
+        self._apply(config, deliverer)
+
+    def _apply(self, config: Config, deliverer: Deliverer) -> None:
+        rulebook = RuleBook(compile_rule(rule) for rule in config.rules)
+        self.config = config
+        self.deliverer = deliverer
         self.fetch_settings = global_fetch_settings(config)
         self.zone: tzinfo = ZoneInfo(config.timezone) if config.timezone else get_localzone()
         self.rules = {rule.name: rule for rule in config.rules}
-        self.rulebook = RuleBook(compile_rule(rule) for rule in config.rules)
-        # One delivery run at a time: two runs could otherwise both send the same row.
-        self._delivering = asyncio.Lock()
+        self.rulebook = rulebook
+        if self.metrics is not None:
+            self.metrics.declare(
+                feeds=[f.name for f in config.feeds],
+                rules=list(self.rules),
+                channels=[STDOUT_CHANNEL, *config.channels],
+            )
+
+    def prune(self) -> None:
+        """Apply ``retention``: old stories go, identities still listed by a feed stay."""
+        stories, keys = self.store.prune(self.clock() - self.config.retention)
+        if stories or keys:
+            log.info(
+                "pruned %d old stories and %d identities no feed lists any more", stories, keys
+            )
+
+    def health(self) -> dict[str, int]:
+        """Counts for status lines, metrics and /health."""
+        counts = {
+            "feeds": len(self.config.feeds),
+            "failing": self.store.count("feeds", "consecutive_failures > 0"),
+            "pending": self.store.count("deliveries", "status = 'pending'"),
+            "failed": self.store.count("deliveries", "status = 'failed'"),
+        }
+        if self.metrics is not None:
+            self.metrics.set_outbox(counts["pending"], counts["failed"])
+            self.metrics.set_failing(counts["failing"])
+        return counts
 
     async def poll_all(
         self, feeds: Iterable[FeedSpec] | None = None, *, force: bool = False
@@ -238,6 +276,7 @@ class Pipeline:
         )
         fresh: list[NewStory] = []
         queued: list[QueuedAlert] = []
+        candidates: list[str] = []
         if parsed is not None:
             candidates = [key for story in parsed.stories for key in identity_keys(story)]
             fresh = select_new(parsed.stories, self.store.known_keys(candidates))
@@ -266,7 +305,14 @@ class Pipeline:
             new_stories=fresh,
             alerts=queued,
             notices=notices,
+            listed_keys=candidates,
         )
+        if self.metrics is not None:
+            outcome: FetchOutcome = "error" if error else "not_modified" if not_modified else "ok"
+            self.metrics.fetched(feed.name, outcome, fetched.elapsed)
+            self.metrics.new_stories(feed.name, len(fresh))
+            for queued_alert in queued:
+                self.metrics.matched(queued_alert.rule)
         if fresh:
             log.info("feed '%s': %d new stories, %d alerts", feed.name, len(fresh), alerts)
         return FeedOutcome(
@@ -359,6 +405,8 @@ class Pipeline:
         now = self.clock()
         ids = [pending.id for pending in group]
         channel = group[0].channel
+        if self.metrics is not None:
+            self.metrics.delivered(channel, error is None)
         if error is None:
             self.store.mark_sent(ids, channel, now)
             report.sent += len(ids)
@@ -412,6 +460,13 @@ def global_fetch_settings(config: Config) -> FetchSettings:
     )
 
 
+def build_deliverer(config: Config, stdout: TextIO | None = None) -> Deliverer:
+    deliverer = Deliverer(config.channels, config.env, Renderer(config.templates), stdout=stdout)
+    for channel, problem in deliverer.problems().items():
+        log.error("channel '%s': %s", channel, problem)
+    return deliverer
+
+
 def user_agent() -> str:
     from watcher import __version__
 
@@ -425,18 +480,20 @@ async def open_pipeline(
     clock: Clock = utc_now,
     stdout: TextIO | None = None,
     parse_executor: Executor | None = None,
+    metrics: Metrics | None = None,
 ) -> AsyncIterator[Pipeline]:
     """Everything a pass needs, opened in order and closed in reverse, even on error."""
     store = Store(config.database)
     try:
         async with Fetcher(global_fetch_settings(config)) as fetcher:
-            deliverer = Deliverer(
-                config.channels, config.env, Renderer(config.templates), stdout=stdout
-            )
-            for channel, problem in deliverer.problems().items():
-                log.error("channel '%s': %s", channel, problem)
             yield Pipeline(
-                config, store, fetcher, deliverer, clock=clock, parse_executor=parse_executor
+                config,
+                store,
+                fetcher,
+                build_deliverer(config, stdout),
+                clock=clock,
+                parse_executor=parse_executor,
+                metrics=metrics,
             )
     finally:
         store.close()

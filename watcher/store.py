@@ -69,10 +69,13 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             seen_at TEXT NOT NULL
         );
         CREATE INDEX stories_seen_at ON stories (seen_at);
+        -- Identity outlives the story: a pruned story's keys stay while feeds still list it.
         CREATE TABLE story_keys (
             key TEXT PRIMARY KEY,
-            story_id INTEGER NOT NULL REFERENCES stories (id)
+            story_id INTEGER NOT NULL,
+            last_seen TEXT NOT NULL
         ) WITHOUT ROWID;
+        CREATE INDEX story_keys_last_seen ON story_keys (last_seen);
         CREATE TABLE alerts (
             id INTEGER PRIMARY KEY,
             story_id INTEGER NOT NULL REFERENCES stories (id),
@@ -251,6 +254,7 @@ class Store:
         new_stories: Sequence[NewStory] = (),
         alerts: Sequence[QueuedAlert] = (),
         notices: Sequence[QueuedNotice] = (),
+        listed_keys: Sequence[str] = (),
     ) -> int:
         """Record one poll and everything decided from it, atomically; returns alerts queued."""
         now = iso(poll.now)
@@ -283,6 +287,13 @@ class Store:
                 self.db.execute(
                     "UPDATE feeds SET notice_sent = ? WHERE name = ?",
                     [int(poll.notice_sent), poll.name],
+                )
+            # Keys the feed still lists stay remembered, whatever the story's age.
+            for start in range(0, len(listed_keys), 500):
+                chunk = listed_keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                self.db.execute(
+                    f"UPDATE story_keys SET last_seen = ? WHERE key IN ({marks})", [now, *chunk]
                 )
             story_ids = [self._insert_story(new, poll.now) for new in new_stories]
             for queued_alert in alerts:
@@ -329,8 +340,8 @@ class Store:
         )
         story_id = int(cursor.lastrowid or 0)
         self.db.conn.executemany(
-            "INSERT OR IGNORE INTO story_keys (key, story_id) VALUES (?, ?)",
-            [(key, story_id) for key in new.keys],
+            "INSERT OR IGNORE INTO story_keys (key, story_id, last_seen) VALUES (?, ?, ?)",
+            [(key, story_id, iso(now)) for key in new.keys],
         )
         return story_id
 
@@ -372,6 +383,26 @@ class Store:
                 ).fetchall()
             )
         return found
+
+    def prune(self, before: datetime) -> tuple[int, int]:
+        """Forget stories first seen before ``before`` and keys no feed has listed since.
+
+        Stories that alerted are kept, with their keys, so the outbox and its
+        history stay whole.  Returns (stories, keys) removed.
+        """
+        cutoff = iso(before)
+        with self.db.atomic():
+            stories = self.db.execute(
+                """DELETE FROM stories WHERE seen_at < ?
+                   AND id NOT IN (SELECT story_id FROM alerts)""",
+                [cutoff],
+            ).rowcount
+            keys = self.db.execute(
+                """DELETE FROM story_keys WHERE last_seen < ?
+                   AND story_id NOT IN (SELECT story_id FROM alerts)""",
+                [cutoff],
+            ).rowcount
+        return int(stories), int(keys)
 
     def stories_since(self, since: datetime) -> list[tuple[int, str, Story]]:
         """Stored stories first seen after ``since``, oldest first, for backtesting."""

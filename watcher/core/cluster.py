@@ -467,7 +467,7 @@ class ClusterIndex:
         found: set[int] = set()
         terms = _postings(self._by_term, fp.title)
         n = len(terms)
-        for i in range(n - 3):
+        for i in range(n - 2):
             for j in range(i + 1, n - 1):
                 both = terms[i] & terms[j]
                 for k in range(j + 1, n) if both else ():
