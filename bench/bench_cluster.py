@@ -20,6 +20,7 @@ common words as common as in news, which is what would slow an index.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import itertools
 import json
@@ -32,6 +33,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -56,12 +58,31 @@ def load_pairs() -> list[dict[str, object]]:
     return [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines()]
 
 
-def precision_recall(labels: Sequence[bool], scores: Sequence[float], th: float) -> tuple:
+def precision_recall(
+    labels: Sequence[bool], scores: Sequence[float], th: float
+) -> tuple[float, float, int, int, int]:
     tp = sum(1 for y, s in zip(labels, scores, strict=True) if y and s >= th)
     fp = sum(1 for y, s in zip(labels, scores, strict=True) if not y and s >= th)
     fn = sum(1 for y, s in zip(labels, scores, strict=True) if y and s < th)
     precision = tp / (tp + fp) if tp + fp else 1.0
     return precision, tp / (tp + fn), tp, fp, fn
+
+
+def wilson(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval: how far a proportion from a few hundred pairs can be trusted."""
+    if not trials:
+        return 0.0, 1.0
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = (
+        z * ((p * (1 - p) / trials + z * z / (4 * trials * trials)) ** 0.5) / (1 + z * z / trials)
+    )
+    return centre - half, centre + half
+
+
+def pct(values: Sequence[float], q: int) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, len(ordered) * q // 100)]
 
 
 def pick_threshold(labels: Sequence[bool], scores: Sequence[float], floor: float) -> float:
@@ -100,13 +121,30 @@ def quality() -> None:
         groups.items(), key=lambda g: (-g[0][0], g[0][1])
     ):
         print(f"    {'same' if same else 'not '} {category:13} {merged:3d} / {total}")
-    print("  two-fold check (threshold = lowest with precision >= 0.95 on the other half):")
-    order = sorted(range(len(pairs)), key=lambda i: str(pairs[i]["id"]))
-    halves = (order[0::2], order[1::2])
-    for k, (fit, test) in enumerate((halves, halves[::-1])):
+    _, _, tp, fp, fn = precision_recall(labels, scores, DEFAULT_THRESHOLD)
+    lo, hi = wilson(tp, tp + fp)
+    rlo, rhi = wilson(tp, tp + fn)
+    print(f"  95% intervals: precision {lo:.3f}-{hi:.3f}, recall {rlo:.3f}-{rhi:.3f}")
+    print("  threshold chosen on half the pairs, scored on the other half (200 random halvings):")
+    rng = random.Random(0)
+    chosen, held_p, held_r = [], [], []
+    for _ in range(200):
+        order = list(range(len(pairs)))
+        rng.shuffle(order)
+        fit, test = order[::2], order[1::2]
         th = pick_threshold([labels[i] for i in fit], [scores[i] for i in fit], 0.95)
-        p, r, _, fp, _ = precision_recall([labels[i] for i in test], [scores[i] for i in test], th)
-        print(f"    fold {k + 1}: threshold {th:.2f} -> held-out precision {p:.3f} recall {r:.3f}")
+        p, r, *_ = precision_recall([labels[i] for i in test], [scores[i] for i in test], th)
+        chosen.append(th)
+        held_p.append(p)
+        held_r.append(r)
+    print(
+        f"    threshold median {median(chosen):.2f}"
+        f" (10-90%: {pct(chosen, 10):.2f}-{pct(chosen, 90):.2f})\n"
+        f"    held-out precision median {median(held_p):.3f}"
+        f" (10-90%: {pct(held_p, 10):.3f}-{pct(held_p, 90):.3f})\n"
+        f"    held-out recall median {median(held_r):.3f}"
+        f" (10-90%: {pct(held_r, 10):.3f}-{pct(held_r, 90):.3f})"
+    )
     library_alternative(pairs, labels)
 
 
@@ -244,11 +282,11 @@ def speed(quick: bool) -> None:
     total = sizes[-1] + probes_n
     start = time.perf_counter()
     fps = stories.fingerprints(total)
-    rate = total / (time.perf_counter() - start)
-    print(f"\nsynthetic stories: {total}; fingerprint() {rate:,.0f} stories/s")
+    fp_rate = total / (time.perf_counter() - start)
+    print(f"\nsynthetic stories: {total:,}; fingerprint() {fp_rate:,.0f} stories/s")
     print(
-        "  window    index find+add stories/s  candidates/find  memory (tracemalloc, index"
-        " + its fingerprints)"
+        "   window  find+add/s  with fingerprint()/s  candidates/find"
+        "  memory (index + its fingerprints)"
     )
     for size in sizes:
         window, probes = fps[:size], fps[size : size + probes_n]
@@ -258,10 +296,11 @@ def speed(quick: bool) -> None:
         rate, answers = steady_state(index, size, probes)
         hits = sum(a is not None for a in answers) / len(answers)
         stored = [fp.to_json() for fp in window]
-        memory = measure_memory(lambda s=stored: _rebuilt(s))
+        memory = measure_memory(functools.partial(_rebuilt, stored))
+        end_to_end = 1 / (1 / rate + 1 / fp_rate)
         print(
-            f"  {size:7,d}  {rate:26,.0f}  {candidates:15.1f}  {memory:7.1f} MiB"
-            f"   ({hits:.0%} of probes joined a cluster)"
+            f"  {size:7,d}  {rate:10,.0f}  {end_to_end:20,.0f}  {candidates:15.1f}"
+            f"  {memory:7.1f} MiB  ({hits:.0%} of probes joined a cluster)"
         )
     print(f"  peak RSS of this process so far: {peak_rss_mib():.0f} MiB")
     naive(fps, quick)
@@ -285,7 +324,7 @@ def naive(fps: Sequence[Fingerprint], quick: bool) -> None:
         fill(index, window)
         _, got = steady_state(index, size, probes)
         agree = "same answers as the index" if got == expected else "DIFFERENT ANSWERS"
-        print(f"  {size:7,d}  {rate:26,.0f}   ({len(probes)} probes: {agree})")
+        print(f"  {size:7,d}  {rate:10,.0f}  ({len(probes)} probes: {agree})")
 
 
 def datasketch_alternative(quick: bool) -> None:

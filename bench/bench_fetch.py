@@ -119,6 +119,13 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy() -> float:
+    """CPU seconds all CPUs of the machine have spent busy since boot (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    user, nice, system, _idle, _iowait, irq, softirq = values
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def mb(kilobytes: float) -> float:
     return kilobytes / 1024
 
@@ -420,6 +427,10 @@ class ServerProcess:
             raise RuntimeError(f"the feed server failed: {self.info['error']}")
         return self
 
+    @property
+    def pid(self) -> int:
+        return int(self._process.pid or 0)
+
     def stats(self) -> dict[str, int]:
         self._conn.send("stats")
         return dict(self._conn.recv()) if self._conn.poll(30) else {}
@@ -503,7 +514,7 @@ def forkserver_pid() -> int | None:
 
 async def warm_up(executor: Executor | None, workers: int) -> float:
     """Start the pool's workers (a daemon does this once, at start) and time it."""
-    from watcher.pipeline import _parse
+    from watcher.core.parse import parse_feed
 
     tiny = (
         b'<rss version="2.0"><channel><title>t</title><item><title>x</title></item></channel></rss>'
@@ -512,7 +523,10 @@ async def warm_up(executor: Executor | None, workers: int) -> float:
     started = time.perf_counter()
     await asyncio.gather(
         *(
-            loop.run_in_executor(executor, _parse, "warm", tiny, "application/rss+xml", "http://x/")
+            loop.run_in_executor(
+                executor,
+                functools.partial(parse_feed, "w", tiny, content_type=None, url="http://x/"),
+            )
             for _ in range(max(1, workers))
         )
     )
@@ -540,7 +554,11 @@ def analyse_profile(profile: cProfile.Profile, wall: float) -> dict[str, Any]:
     record = find("watcher/pipeline.py", "_record")
     stages: dict[str, tuple[float, list[Any]]] = {
         "fetch (httpx, gzip, slots)": (ct(r := find("watcher/fetch.py", "fetch")), r),
-        "sniff (is it a feed?)": (ct(r := find("watcher/core/sniff.py", "not_a_feed_error")), r),
+        "sniff (is it a feed?)": (
+            ct(r := find("core/sniff.py", "not_a_feed_error") + find("core/sniff.py", "classify"))
+            - edge(find("core/sniff.py", "classify"), find("core/sniff.py", "not_a_feed_error")),
+            r,
+        ),
         "parse (feedparser -> Story)": (ct(r := find("watcher/core/parse.py", "parse_feed")), r),
         "dedupe (keys, known_keys, select_new)": (
             ct(r := find("watcher/core/dedupe.py", "select_new") + find("store.py", "known_keys"))
@@ -586,11 +604,13 @@ def label(key: tuple[str, int, str]) -> str:
     return f"{filename}:{line}({name})"
 
 
-async def one_pass(pipeline: Any, profile: bool) -> dict[str, Any]:
+async def one_pass(pipeline: Any, profile: bool, server_pid: int) -> dict[str, Any]:
     monitor = LoopMonitor()
     watch = None if profile else asyncio.create_task(monitor.run())
     pids = worker_pids(pipeline.parse_executor)
     workers_cpu = sum(proc_cpu(p) for p in pids)
+    server_cpu = proc_cpu(server_pid)
+    busy = machine_busy()
     cpu = time.process_time()
     profiler = cProfile.Profile() if profile else None
     started = time.perf_counter()
@@ -602,6 +622,8 @@ async def one_pass(pipeline: Any, profile: bool) -> dict[str, Any]:
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu
     workers_cpu = sum(proc_cpu(p) for p in pids) - workers_cpu
+    server_cpu = proc_cpu(server_pid) - server_cpu
+    busy = machine_busy() - busy
     if watch is not None:
         watch.cancel()
     errors = [f"{o.feed}: {o.error}" for o in outcomes if o.error]
@@ -609,6 +631,9 @@ async def one_pass(pipeline: Any, profile: bool) -> dict[str, Any]:
         "wall": wall,
         "cpu_main": cpu,
         "cpu_workers": workers_cpu,
+        "cpu_server": server_cpu,
+        # Cores other processes (other users' jobs) kept busy meanwhile: they slow the run.
+        "others_cores": max(0.0, busy - cpu - workers_cpu - server_cpu) / wall,
         "feeds": len(outcomes),
         "items": sum(o.new_stories for o in outcomes),
         "alerts": sum(o.alerts for o in outcomes),
@@ -640,10 +665,10 @@ async def run_client(spec: dict[str, Any]) -> dict[str, Any]:
         result["warm_up"] = await warm_up(executor, spec["workers"])
         result["hwm_before_kb"] = proc_status().get("VmHWM", 0)
         async with open_pipeline(config, stdout=io.StringIO(), parse_executor=executor) as pipe:
-            result["pass1"] = await one_pass(pipe, spec["profile"])
+            result["pass1"] = await one_pass(pipe, spec["profile"], spec["server_pid"])
             result["hwm_pass1_kb"] = proc_status().get("VmHWM", 0)
             if not spec["profile"]:
-                result["pass2"] = await one_pass(pipe, False)
+                result["pass2"] = await one_pass(pipe, False, spec["server_pid"])
             result["stories_stored"] = pipe.store.count("stories")
         result["hwm_kb"] = proc_status().get("VmHWM", 0)
         result["workers_hwm_kb"] = [proc_status(p).get("VmHWM", 0) for p in worker_pids(executor)]
@@ -676,7 +701,9 @@ class Run:
     error: str | None = None
 
 
-def run_child(run: Run, urls: Sequence[str], workers: int, tmp: Path, timeout: float) -> None:
+def run_child(
+    run: Run, urls: Sequence[str], workers: int, server_pid: int, tmp: Path, timeout: float
+) -> None:
     workdir = Path(tempfile.mkdtemp(prefix=f"{run.executor}-", dir=tmp))
     result_path = workdir / "result.json"
     spec: dict[str, Any] = {
@@ -685,6 +712,7 @@ def run_child(run: Run, urls: Sequence[str], workers: int, tmp: Path, timeout: f
         "workers": workers,
         "concurrency": run.concurrency,
         "per_host": run.per_host,
+        "server_pid": server_pid,
         "profile": run.profile,
         "workdir": str(workdir),
         "database": str(workdir / "bench.db"),
@@ -925,7 +953,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f" {os.cpu_count()} CPUs"
         )
         for run in [*runs, *([profiled] if profiled else [])]:
-            run_child(run, urls, args.workers, Path(tmp), timeout=900)
+            run_child(run, urls, args.workers, server.pid, Path(tmp), timeout=900)
         chosen = sample(urls, args.naive_sample)
         print(f"  running: naive feedparser loop over {len(chosen)} feeds ...", flush=True)
         naive_s, naive_items, naive_failures = naive_loop(chosen)

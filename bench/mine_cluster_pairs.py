@@ -47,11 +47,12 @@ WINDOW = timedelta(hours=72)
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 
 # Words too common to make two headlines look alike (ranking aid only).
-_NAIVE_STOP = frozenset(
+_NAIVE_STOP_TEXT = (
     "a an the of to in on at for and or is are was were be has have had with from by as "
     "that this it its after over new says said say will not no but de la le les des du "
-    "et en un une der die das und den von zu mit im el los las y que del".split()
+    "et en un une der die das und den von zu mit im el los las y que del"
 )
+_NAIVE_STOP = frozenset(_NAIVE_STOP_TEXT.split())
 
 # (id, same event?, category, entry a, entry b, note).  Labelled by reading
 # both items; see tests/data/README.md for the rules applied.
@@ -69,7 +70,14 @@ CORPUS_PAIRS: list[tuple[str, bool, str, str, str, str]] = [
     ("c009", True, "rewrite", "reuters-3.xml#0", "yahoo-news-1.xml#0", "Reuters vs AP"),
     ("c010", True, "rewrite", "bbc-news-1.xml#5", "reuters-3.xml#2", "Iran incentives talks"),
     ("c011", True, "rewrite", "bbc-news-1.xml#5", "yahoo-news-1.xml#15", "Iran incentives talks"),
-    ("c012", True, "rewrite", "theguardian-3.xml#8", "yahoo-news-1.xml#15", "Iran incentives talks"),
+    (
+        "c012",
+        True,
+        "rewrite",
+        "theguardian-3.xml#8",
+        "yahoo-news-1.xml#15",
+        "Iran incentives talks",
+    ),
     ("c013", True, "rewrite", "bbc-news-1.xml#0", "theguardian-3.xml#2", "Olmert to Congress"),
     ("c014", True, "rewrite", "bbc-news-1.xml#0", "yahoo-news-1.xml#16", "Olmert to Congress"),
     ("c015", True, "rewrite", "reuters-3.xml#3", "cnn-1.xml#1", "Olmert to Congress"),
@@ -79,7 +87,14 @@ CORPUS_PAIRS: list[tuple[str, bool, str, str, str, str]] = [
     ("c019", True, "rewrite", "bbc-news-1.xml#1", "yahoo-news-1.xml#1", "Istanbul airport fire"),
     ("c020", True, "rewrite", "theguardian-3.xml#6", "yahoo-news-1.xml#1", "Istanbul airport fire"),
     ("c021", True, "rewrite", "bbc-news-1.xml#15", "time-1.xml#2", "Indonesian bird flu cluster"),
-    ("c022", True, "rewrite", "bbc-news-1.xml#15", "reuters-3.xml#6", "Indonesian bird flu cluster"),
+    (
+        "c022",
+        True,
+        "rewrite",
+        "bbc-news-1.xml#15",
+        "reuters-3.xml#6",
+        "Indonesian bird flu cluster",
+    ),
     ("c023", True, "rewrite", "wired-1.xml#12", "bbc-news-1.xml#15", "Indonesian bird flu cluster"),
     ("c024", True, "rewrite", "bbc-news-1.xml#7", "theguardian-3.xml#5", "Aziz testifies"),
     ("c025", True, "rewrite", "bbc-news-1.xml#23", "theguardian-3.xml#7", "Reid figures"),
@@ -87,10 +102,24 @@ CORPUS_PAIRS: list[tuple[str, bool, str, str, str, str]] = [
     ("c027", True, "rewrite", "bbc-news-1.xml#19", "reuters-3.xml#7", "Maliki on security"),
     ("c028", True, "rewrite", "nationalgeographic-1.xml#3", "telegraph-1.xml#4", "Montenegro"),
     ("c029", False, "follow-up", "telegraph-1.xml#27", "telegraph-1.xml#4", "vote, then result"),
-    ("c030", False, "follow-up", "reuters-3.xml#9", "telegraph-1.xml#34", "Hoffa search, 4 days on"),
+    (
+        "c030",
+        False,
+        "follow-up",
+        "reuters-3.xml#9",
+        "telegraph-1.xml#34",
+        "Hoffa search, 4 days on",
+    ),
     ("c031", False, "same-place", "bbc-news-1.xml#22", "telegraph-1.xml#29", "two Kashmir attacks"),
     ("c032", False, "same-place", "bbc-news-1.xml#21", "yahoo-news-1.xml#3", "two Afghan clashes"),
-    ("c033", False, "same-place", "telegraph-1.xml#42", "telegraph-1.xml#46", "Taliban, two events"),
+    (
+        "c033",
+        False,
+        "same-place",
+        "telegraph-1.xml#42",
+        "telegraph-1.xml#46",
+        "Taliban, two events",
+    ),
     ("c034", False, "same-place", "bbc-news-1.xml#7", "cnn-1.xml#3", "Saddam trial vs nephew"),
     ("c035", True, "rewrite", "ap-1.xml#5", "cnn-1.xml#9", "Jeb Bush and the NFL"),
     ("c036", True, "rewrite", "bbc-news-1.xml#14", "cnn-1.xml#4", "Fox visit"),
@@ -214,7 +243,14 @@ CORPUS_PAIRS: list[tuple[str, bool, str, str, str, str]] = [
     ("c150", False, "series", "londonist-1.xml#13", "londonist-1.xml#24", ""),
     ("c151", False, "series", "derstandard-1.xml#28", "derstandard-1.xml#30", "part 1, part 2"),
     ("c152", False, "series", "derstandard-1.xml#17", "derstandard-1.xml#18", "part 1, part 2"),
-    ("c153", False, "series", "google-alerts-1.xml#2", "google-alerts-1.xml#17", "same size, a week apart"),
+    (
+        "c153",
+        False,
+        "series",
+        "google-alerts-1.xml#2",
+        "google-alerts-1.xml#17",
+        "same size, a week apart",
+    ),
     ("c154", False, "series", "google-alerts-1.xml#2", "google-alerts-1.xml#6", "two sales"),
     ("c155", False, "series", "google-alerts-1.xml#10", "google-alerts-1.xml#18", "two sales"),
     ("c156", False, "series", "google-alerts-1.xml#9", "google-alerts-1.xml#8", "two sales"),
@@ -277,7 +313,8 @@ def _published(entry: Any) -> datetime | None:
     parsed = entry.get("published_parsed") or entry.get("updated_parsed")
     if not parsed:
         return None
-    return datetime(*parsed[:6], tzinfo=UTC)
+    year, month, day, hour, minute, second = parsed[:6]
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def load_feed(name: str) -> list[Entry]:
@@ -383,7 +420,9 @@ def verify() -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     cand = sub.add_parser("candidates")
     cand.add_argument("--min-shared", type=int, default=2)

@@ -22,6 +22,8 @@ from watcher.core.text import html_to_text
 pytestmark = pytest.mark.skipif(not (CORPUS / "feeds").is_dir(), reason="../shared/corpus absent")
 
 WORD = "police"
+# Broken in a way watcher repairs: SOURCES.md counts no entries, watcher reads them.
+READ_ANYWAY = {"gzip-rdf-ja-1.xml"}
 
 
 def sources() -> dict[str, tuple[int, bool]]:
@@ -71,6 +73,10 @@ def test_the_whole_corpus_in_one_pass(tmp_path: Path) -> None:
     for path in files:
         entries, broken = table[path.name]
         error, problem = status[names[path.name]]
+        if path.name in READ_ANYWAY:
+            # A gzip body sent without Content-Encoding: watcher inflates it and reads it.
+            assert error is None and problem is None, (path.name, error)
+            continue
         if broken and entries == 0:
             # Nothing recoverable: the feed fails alone, with a one-line reason.
             assert error or problem, f"{path.name} is broken but nothing was reported"

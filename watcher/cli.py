@@ -556,6 +556,102 @@ def notify_test(obj: Context, channel: str) -> None:
     click.echo(f"sent to '{channel}' ({destinations})")
 
 
+@cli.command("import-opml")
+@click.argument("opml_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print what was added and skipped as JSON.")
+@click.pass_obj
+def import_opml_command(obj: Context, opml_file: str, as_json: bool) -> None:
+    """Add the feeds of an OPML file to the config, keeping its comments and layout.
+
+    Feeds already configured (same canonical URL) are skipped.  The result is
+    validated like `watcher validate`; the file is not changed if it would not be valid.
+    """
+    from watcher.opml_import import import_opml
+
+    path = obj.config_path
+    before = path.read_bytes() if path.exists() else None
+    report = guarded(lambda: import_opml(path, Path(opml_file)))
+    try:
+        load_config(path)
+    except ConfigError as exc:
+        if before is not None:
+            path.write_bytes(before)
+        fail(f"watcher: not imported, the result would not be valid:\n{exc}", EXIT_CONFIG)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "added": [{"name": n, "url": u} for n, u in report.added],
+                    "skipped": [{"url": u, "reason": r} for u, r in report.skipped],
+                },
+                indent=2,
+            )
+        )
+        return
+    for name, url in report.added:
+        click.echo(f"added   {name}  {url}")
+    for url, reason in report.skipped:
+        click.echo(f"skipped {url}  ({reason})")
+
+
+@cli.command("export-opml")
+@click.pass_obj
+def export_opml(obj: Context) -> None:
+    """Print the configured feeds as OPML 2.0."""
+    from watcher.core.opml import write_opml
+
+    config = guarded(obj.config)
+    click.echo(write_opml([(feed.name, feed.url) for feed in config.feeds]), nl=False)
+
+
+@cli.command()
+@click.argument("url")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+def discover(url: str, as_json: bool) -> None:
+    """Show what a site offers to follow: its feeds, and the sitemaps its robots.txt names."""
+    found = guarded(lambda: asyncio.run(_discover(url)))
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    if found["is_feed"]:
+        click.echo(f"{url} is a feed itself")
+    for feed in found["feeds"]:
+        click.echo(f"feed     {feed}")
+    for sitemap in found["sitemaps"]:
+        click.echo(f"sitemap  {sitemap}")
+    if not (found["is_feed"] or found["feeds"] or found["sitemaps"]):
+        say(f"watcher: {url} advertises no feed and no sitemap; try `type: html` on it")
+        sys.exit(EXIT_NO)
+
+
+async def _discover(url: str) -> dict[str, Any]:
+    from urllib.parse import urljoin
+
+    from watcher.core.errors import FeedError
+    from watcher.core.sitemap import robots_sitemaps
+    from watcher.core.sniff import advertised_feeds, classify
+    from watcher.fetch import Fetcher, FetchRequest, FetchSettings
+    from watcher.pipeline import user_agent
+
+    async with Fetcher(FetchSettings(user_agent=user_agent())) as fetcher:
+        page, robots = await asyncio.gather(
+            fetcher.fetch(FetchRequest("discover", url)),
+            fetcher.fetch(FetchRequest("discover", urljoin(url, "/robots.txt"))),
+        )
+    if page.error is not None or page.body is None:
+        raise FeedError(f"cannot fetch {url}: {page.error}")
+    kind = classify(page.body, page.content_type)
+    sitemaps: list[str] = []
+    if robots.error is None and robots.body:
+        sitemaps = robots_sitemaps(robots.body.decode("utf-8", "replace"), robots.final_url)
+    return {
+        "url": page.final_url,
+        "is_feed": kind == "feed",
+        "feeds": advertised_feeds(page.body, page.final_url) if kind == "html" else [],
+        "sitemaps": sitemaps,
+    }
+
+
 def main() -> None:
     cli(prog_name="watcher")
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 from ruamel.yaml import YAML
@@ -21,6 +21,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from watcher.core.errors import ConfigError, Problem, QueryError
+from watcher.core.listing import selector_problem
 from watcher.core.models import ChannelSpec, Examples, FeedSpec, RuleSpec
 from watcher.core.rules import check_examples, compile_rule
 from watcher.core.units import format_duration, parse_duration, parse_size
@@ -98,6 +99,17 @@ class FeedModel(_Strict):
         None, description="First-poll age limit; defaults to `max_age`."
     )
     fetch: FeedFetchModel | None = Field(None, description="This feed's own fetch limits.")
+    type: Literal["auto", "feed", "sitemap", "html"] = Field(
+        "auto",
+        description="auto (detected: RSS, Atom, RDF, JSON Feed, sitemap, or a page advertising"
+        " a feed), or html: a listing page whose article links are the stories.",
+    )
+    links: str | None = Field(
+        None, description="With type: html, a CSS selector for the article links."
+    )
+    full_text: bool = Field(
+        False, description="Fetch each new story's page and match on its main text too."
+    )
 
 
 class ExamplesModel(_Strict):
@@ -505,9 +517,18 @@ def _feeds(parts: _Parts, data: Any, shown: str, problems: list[Problem]) -> tup
                     for key, value in (feed.fetch.model_dump() if feed.fetch else {}).items()
                     if value is not None
                 ),
+                kind=feed.type,
+                links=feed.links,
+                full_text=feed.full_text,
                 line=line,
             )
         )
+        if feed.links is not None:
+            problem = selector_problem(feed.links)
+            if feed.type != "html":
+                problem = "links: only for type: html"
+            if problem:
+                problems.append(Problem(shown, line, f"feed '{feed.name}': {problem}"))
     return tuple(feeds)
 
 

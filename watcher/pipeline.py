@@ -8,13 +8,14 @@ of ``watcher.core``, each side effect by the fetch, store or deliver module.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 from zoneinfo import ZoneInfo
 
 from tzlocal import get_localzone
@@ -25,14 +26,13 @@ from watcher.core.dedupe import NewStory, identity_keys, is_recent, select_new
 from watcher.core.errors import FeedError
 from watcher.core.health import health_notice
 from watcher.core.models import FeedSpec, ParsedFeed, RuleSpec
-from watcher.core.parse import parse_feed
 from watcher.core.render import Renderer
 from watcher.core.rules import RuleBook, compile_rule, prepare, snippet
 from watcher.core.schedule import next_digest
-from watcher.core.sniff import not_a_feed_error
 from watcher.deliver import Deliverer
 from watcher.fetch import FetchedFeed, Fetcher, FetchRequest, FetchSettings
 from watcher.metrics import FetchOutcome, Metrics
+from watcher.sources import SourceReader
 from watcher.store import (
     FeedState,
     PendingDelivery,
@@ -44,6 +44,7 @@ from watcher.store import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Clock = Callable[[], datetime]
 
@@ -78,6 +79,7 @@ class _Poll:
     state: FeedState | None
     fetched: FetchedFeed
     now: datetime
+    discovered: str | None = None  # a feed found on the page the URL answered
 
 
 @dataclass
@@ -120,6 +122,7 @@ class Pipeline:
         self.parse_executor = parse_executor
         self.retry = retry or RetryPolicy()
         self.metrics = metrics
+        self.reader = SourceReader(fetcher, self._offload)
         # One delivery run at a time: two runs could otherwise both send the same row.
         self._delivering = asyncio.Lock()
         self._apply(config, deliverer)
@@ -206,13 +209,12 @@ class Pipeline:
             or fetched.body_hash == (state.body_hash if state else None)
         ):
             return self._record(poll, not_modified=True)
-        refusal = not_a_feed_error(fetched.body, fetched.final_url, fetched.content_type)
-        if refusal is not None:
-            return self._record(poll, error=str(refusal))
+        settings = request.settings or self.fetch_settings
         try:
-            parsed = await self._parse(feed, fetched)
+            reading = await self.reader.read(feed, fetched, settings)
         except FeedError as exc:
             return self._record(poll, error=str(exc))
+        parsed = reading.parsed
         if parsed.problem:
             log.warning(
                 "feed '%s': %s (kept the %d stories read)",
@@ -220,19 +222,39 @@ class Pipeline:
                 parsed.problem,
                 len(parsed.stories),
             )
+        if feed.full_text:
+            parsed = await self._full_text(feed, parsed, settings)
+        poll = replace(poll, fetched=reading.fetched, discovered=reading.discovered)
         return self._record(poll, parsed=parsed)
 
-    async def _parse(self, feed: FeedSpec, fetched: FetchedFeed) -> ParsedFeed:
-        loop = asyncio.get_running_loop()
-        assert fetched.body is not None
-        return await loop.run_in_executor(
-            self.parse_executor,
-            _parse,
-            feed.name,
-            fetched.body,
-            fetched.content_type,
-            fetched.final_url,
+    async def _full_text(
+        self, feed: FeedSpec, parsed: ParsedFeed, settings: FetchSettings
+    ) -> ParsedFeed:
+        """Add each new story's page text; only stories not seen before cost a fetch."""
+        keys = [key for story in parsed.stories for key in identity_keys(story)]
+        fresh = select_new(parsed.stories, self.store.known_keys(keys))
+        if not fresh:
+            return parsed
+        enriched, failures = await self.reader.full_text(
+            feed.name, [new.story for new in fresh], settings
         )
+        by_story = {id(fresh[index].story): story for index, story in enriched.items()}
+        problem = parsed.problem
+        if failures:
+            summary = f"full text: {len(failures)} of {len(fresh)} pages failed ({failures[0]})"
+            log.warning("feed '%s': %s", feed.name, summary)
+            problem = "; ".join(p for p in (problem, summary) if p)
+        return replace(
+            parsed,
+            stories=tuple(by_story.get(id(story), story) for story in parsed.stories),
+            problem=problem,
+        )
+
+    async def _offload(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """CPU-heavy work (parsing, extraction) off the event loop."""
+        loop = asyncio.get_running_loop()
+        call = functools.partial(function, *args, **kwargs)
+        return await loop.run_in_executor(self.parse_executor, call)
 
     def _record(
         self,
@@ -294,7 +316,7 @@ class Pipeline:
                 hold_until=next_poll if held else None,
                 duration=fetched.elapsed,
                 error=error,
-                effective_url=fetched.permanent_url,
+                effective_url=poll.discovered or fetched.permanent_url,
                 etag=fetched.etag,
                 last_modified=fetched.last_modified,
                 body_hash=fetched.body_hash if parsed is not None else None,
@@ -422,10 +444,6 @@ class Pipeline:
         else:
             report.failed += len(ids)
             log.warning("delivery to '%s' failed, will retry: %s", channel, error)
-
-
-def _parse(feed: str, body: bytes, content_type: str | None, url: str) -> ParsedFeed:
-    return parse_feed(feed, body, content_type=content_type, url=url)
 
 
 # config name -> FetchSettings field

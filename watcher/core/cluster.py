@@ -23,7 +23,7 @@ import sys
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import count
 from typing import TypeGuard, TypeVar
 
@@ -33,6 +33,9 @@ from watcher.core.text import fold, html_to_text, words
 
 DEFAULT_THRESHOLD: float = 0.8
 """Chosen for precision on tests/data/cluster_pairs.jsonl: a wrong merge hides a story."""
+
+DEFAULT_WINDOW = timedelta(hours=48)
+"""How far back a story looks for its event (``cluster_window``): wire copies come within hours."""
 
 FINGERPRINT_VERSION = 1
 """Bumped whenever normalisation changes, so stored fingerprints are recomputed, not compared."""

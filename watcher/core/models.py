@@ -22,6 +22,9 @@ class FeedSpec:
     max_age: timedelta
     # Per-feed fetch limits (connect_timeout, max_body, ...) as (setting, value) pairs.
     fetch: tuple[tuple[str, object], ...] = ()
+    kind: str = "auto"  # auto | feed | sitemap | html
+    links: str | None = None  # CSS selector of article links, for kind html
+    full_text: bool = False
     line: int | None = None
 
 
