@@ -28,15 +28,24 @@ def follow(project: Project, capture: Capture, feed: str, query: str, extra: str
 def test_json_feed_alerts_once(project: Project, server: HTTPServer, capture: Capture) -> None:
     def document(*titles: str) -> str:
         items = [
-            {"id": f"id-{n}", "url": f"http://n.example/{n}", "title": t,
-             "content_html": "<p>From the wire.</p>", "date_published": "2099-01-01T00:00:00Z"}
+            {
+                "id": f"id-{n}",
+                "url": f"http://n.example/{n}",
+                "title": t,
+                "content_html": "<p>From the wire.</p>",
+                "date_published": "2099-01-01T00:00:00Z",
+            }
             for n, t in enumerate(titles)
-        ]  # fmt: skip
-        return json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "J",
-                           "items": items})  # fmt: skip
+        ]
+        return json.dumps(
+            {"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": items}
+        )
 
-    url = server.add("/feed.json", document("Rebels enter Hama"),
-                     headers={"Content-Type": "application/feed+json"})  # fmt: skip
+    url = server.add(
+        "/feed.json",
+        document("Rebels enter Hama"),
+        headers={"Content-Type": "application/feed+json"},
+    )
     follow(project, capture, url, "Hama AND rebels")
     project.run("once")
     server.add("/feed.json", document("Rebels enter Hama", "Weather in Cairo"))
@@ -60,12 +69,16 @@ def urlset(*entries: tuple[str, str]) -> str:
 
 
 def test_news_sitemap_alerts_once(project: Project, server: HTTPServer, capture: Capture) -> None:
-    url = server.add("/sitemap-news.xml", urlset(("http://n.example/a", "Rebels near Hama")),
-                     headers=XML)  # fmt: skip
+    url = server.add(
+        "/sitemap-news.xml", urlset(("http://n.example/a", "Rebels near Hama")), headers=XML
+    )
     follow(project, capture, url, "Hama AND rebels")
     project.run("once")
-    server.add("/sitemap-news.xml", urlset(("http://n.example/a", "Rebels near Hama"),
-                                           ("http://n.example/b", "Cairo talks")), headers=XML)  # fmt: skip
+    server.add(
+        "/sitemap-news.xml",
+        urlset(("http://n.example/a", "Rebels near Hama"), ("http://n.example/b", "Cairo talks")),
+        headers=XML,
+    )
     project.run("once")
     assert capture.count("Rebels near Hama") == 1 and len(capture.messages()) == 1
 
@@ -73,16 +86,21 @@ def test_news_sitemap_alerts_once(project: Project, server: HTTPServer, capture:
 def test_sitemap_index_is_followed_to_its_newest_children_gzipped_or_not(
     project: Project, server: HTTPServer, capture: Capture
 ) -> None:
-    fresh = server.add("/s/fresh.xml.gz", gzip.compress(urlset(
-        ("http://n.example/1", "Rebels take Hama airport")).encode()),
-        headers={"Content-Type": "application/x-gzip"})  # fmt: skip
-    recent = server.add("/s/recent.xml", urlset(("http://n.example/2", "Rebels shell Hama")),
-                        headers=XML)  # fmt: skip
-    stale = server.add("/s/2019.xml", urlset(("http://n.example/3", "Rebels in Hama, 2019")),
-                       headers=XML)  # fmt: skip
+    fresh = server.add(
+        "/s/fresh.xml.gz",
+        gzip.compress(urlset(("http://n.example/1", "Rebels take Hama airport")).encode()),
+        headers={"Content-Type": "application/x-gzip"},
+    )
+    recent = server.add(
+        "/s/recent.xml", urlset(("http://n.example/2", "Rebels shell Hama")), headers=XML
+    )
+    stale = server.add(
+        "/s/2019.xml", urlset(("http://n.example/3", "Rebels in Hama, 2019")), headers=XML
+    )
     children = [(fresh, "2099-01-03"), (stale, "2019-01-01"), (recent, "2099-01-02")]
-    children += [(server.add(f"/s/old-{n}.xml", urlset(), headers=XML), f"2018-01-0{n}")
-                 for n in range(1, 4)]  # fmt: skip
+    children += [
+        (server.add(f"/s/old-{n}.xml", urlset(), headers=XML), f"2018-01-0{n}") for n in range(1, 4)
+    ]
     index = (
         '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
         + "".join(f"<sitemap><loc>{u}</loc><lastmod>{d}</lastmod></sitemap>" for u, d in children)
@@ -113,7 +131,8 @@ LISTING = """<!doctype html><html><head><title>World</title></head><body>
   {extra}
   <a href="/tag/hama-rebels/">Hama rebels</a> <a href="/page/2/">Older stories</a>
 </main>
-<footer><a href="/about/">About</a> <a href="/author/hama-rebels-desk/">Hama rebels desk</a></footer>
+<footer><a href="/about/">About</a>
+  <a href="/author/hama-rebels-desk/">Hama rebels desk</a></footer>
 </body></html>"""
 
 
@@ -158,12 +177,24 @@ ARTICLE = (PAGES / "courier-article.html").read_bytes()  # "rebels" only in para
 def teaser_site(server: HTTPServer, *, hang: bool = False) -> str:
     article = "/2024/12/03/government-lines-give-way-north-of-the-capital/"
     server.add(article, ARTICLE, headers=HTML)
-    items = [Item("Government lines give way north of the capital", server.url(article), "1",
-                  summary="The army fell back overnight. Read more")]  # fmt: skip
+    items = [
+        Item(
+            "Government lines give way north of the capital",
+            server.url(article),
+            "1",
+            summary="The army fell back overnight. Read more",
+        )
+    ]
     if hang:
         server.add("/slow-article/", handler=lambda handler: time.sleep(20))
-        items.append(Item("Rebels hold the bridge", server.url("/slow-article/"), "2",
-                          summary="Rebels held the bridge. Read more"))  # fmt: skip
+        items.append(
+            Item(
+                "Rebels hold the bridge",
+                server.url("/slow-article/"),
+                "2",
+                summary="Rebels held the bridge. Read more",
+            )
+        )
     return server.add("/teasers.xml", rss(*items))
 
 
@@ -242,8 +273,11 @@ def test_discover_lists_feeds_and_sitemaps(server: HTTPServer, project: Project)
         '<link rel="alternate" type="application/feed+json" href="/feed.json"></head></html>',
         headers=HTML,
     )
-    server.add("/robots.txt", "User-agent: *\nSitemap: /sitemap-news.xml\n",
-               headers={"Content-Type": "text/plain"})  # fmt: skip
+    server.add(
+        "/robots.txt",
+        "User-agent: *\nSitemap: /sitemap-news.xml\n",
+        headers={"Content-Type": "text/plain"},
+    )
     result = project.run("discover", home, "--json")
     assert result.exit_code == 0
     found = json.loads(result.stdout)
