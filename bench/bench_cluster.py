@@ -1,6 +1,6 @@
 """Benchmark story clustering: quality on the labelled pairs, speed and memory of the window index.
 
-    python bench/bench_cluster.py               # about two minutes
+    python bench/bench_cluster.py               # about a minute
     python bench/bench_cluster.py --quick       # smaller samples, for a smoke run
     python bench/bench_cluster.py --datasketch  # also the MinHashLSH alternative (+1 min)
 

@@ -9,7 +9,7 @@ and lead excerpt of each side is written out.
     python bench/mine_cluster_pairs.py candidates [--min-shared 2] [--limit 300]
         list cross-outlet and same-feed pairs worth a human look
     python bench/mine_cluster_pairs.py show FILE#INDEX ...
-        print entries in full, to label them
+        print entries as the set would excerpt them, to label them
     python bench/mine_cluster_pairs.py build
         rewrite the corpus lines of the labelled set (hand-written lines are kept)
     python bench/mine_cluster_pairs.py verify

@@ -532,6 +532,18 @@ def test_entries_older_than_the_window_are_forgotten() -> None:
     assert index.find(fp) is None
 
 
+def test_a_window_that_has_moved_on_holds_nothing_of_the_old_stories() -> None:
+    # A daemon runs for months: eviction must give back everything a story took.
+    index = ClusterIndex()
+    for i, (title, lead) in enumerate(newsy_stories(3000, seed=2)):
+        index.add(i % 7, fingerprint(title, lead), T0 + timedelta(minutes=i))
+        index.evict(T0 + timedelta(minutes=i - 200))
+    index.add(0, Fingerprint(("same", "same", "word", "twice")), T0 + timedelta(days=3))
+    index.evict(T0 + timedelta(days=4))
+    assert len(index) == 0
+    assert not (index._by_term or index._by_shingle or index._entries or index._by_age)
+
+
 def test_the_key_returned_is_the_cluster_the_best_match_joined() -> None:
     index = ClusterIndex()
     index.add(7, fingerprint("Greek parliament approves 2025 budget - Reuters", ""), T0)

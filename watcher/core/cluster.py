@@ -195,8 +195,8 @@ class Fingerprint:
             data = json.loads(s)
         except json.JSONDecodeError as e:
             raise ValueError(f"fingerprint is not JSON: {e}") from None
-        if not isinstance(data, dict) or data.get("v") != FINGERPRINT_VERSION:
-            version = data.get("v") if isinstance(data, dict) else None
+        version = data.get("v") if isinstance(data, dict) else None
+        if type(version) is not int or version != FINGERPRINT_VERSION:
             raise ValueError(
                 f"fingerprint version {version!r}, expected {FINGERPRINT_VERSION}: "
                 "recompute it from the story's title and lead"
@@ -395,11 +395,19 @@ def _unpost(index: dict[_Token, _Posting], token: _Token, eid: int) -> None:
     if isinstance(held, set):
         held.discard(eid)
         if len(held) <= _TUPLE_MAX:
-            index[token] = tuple(held)
+            _shrink(index, token, tuple(held))
     elif isinstance(held, tuple):
-        rest = tuple(e for e in held if e != eid)
-        index[token] = rest[0] if len(rest) == 1 else rest
+        _shrink(index, token, tuple(e for e in held if e != eid))
     elif held == eid:
+        del index[token]
+
+
+def _shrink(index: dict[_Token, _Posting], token: _Token, rest: tuple[int, ...]) -> None:
+    if len(rest) > 1:
+        index[token] = rest
+    elif rest:
+        index[token] = rest[0]
+    else:
         del index[token]
 
 
@@ -421,12 +429,16 @@ class ClusterIndex:
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
         _check_threshold(threshold)
-        self.threshold = threshold
+        self._threshold = threshold
         self._entries: dict[int, _Entry] = {}
         self._by_term: dict[str, _Posting] = {}
         self._by_shingle: dict[int, _Posting] = {}
         self._by_age: list[tuple[datetime, int]] = []
         self._ids = count()
+
+    @property
+    def threshold(self) -> float:
+        return self._threshold
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -435,9 +447,9 @@ class ClusterIndex:
         """Index a story under ``key`` (its cluster id); several entries may share a key."""
         eid = next(self._ids)
         self._entries[eid] = _Entry(key, at, fp)
-        for term in fp.title:
+        for term in set(fp.title):  # set(): a hand-made fingerprint may repeat a term
             _post(self._by_term, term, eid)
-        for shingle in fp.shingles:
+        for shingle in set(fp.shingles):
             _post(self._by_shingle, shingle, eid)
         heapq.heappush(self._by_age, (at, eid))
 
@@ -447,7 +459,7 @@ class ClusterIndex:
         for eid in self._candidates(fp):
             entry = self._entries[eid]
             score = similarity(fp, entry.fp)
-            if score >= self.threshold and (best is None or (score, entry.at, eid) > best):
+            if score >= self._threshold and (best is None or (score, entry.at, eid) > best):
                 best = (score, entry.at, eid)
         return None if best is None else self._entries[best[2]].key
 
@@ -456,9 +468,9 @@ class ClusterIndex:
         while self._by_age and self._by_age[0][0] < before:
             _, eid = heapq.heappop(self._by_age)
             entry = self._entries.pop(eid)
-            for term in entry.fp.title:
+            for term in set(entry.fp.title):
                 _unpost(self._by_term, term, eid)
-            for shingle in entry.fp.shingles:
+            for shingle in set(entry.fp.shingles):
                 _unpost(self._by_shingle, shingle, eid)
 
     def _candidates(self, fp: Fingerprint) -> set[int]:
@@ -468,14 +480,14 @@ class ClusterIndex:
         only ever probed against rarer ones and never listed on its own.
         """
         found: set[int] = set()
-        terms = _postings(self._by_term, fp.title)
+        terms = _postings(self._by_term, set(fp.title))
         n = len(terms)
         for i in range(n - 2):
             for j in range(i + 1, n - 1):
                 both = terms[i] & terms[j]
                 for k in range(j + 1, n) if both else ():
                     found |= both & terms[k]
-        shingles = _postings(self._by_shingle, fp.shingles)
+        shingles = _postings(self._by_shingle, set(fp.shingles))
         for i, first in enumerate(shingles):
             for second in shingles[i + 1 :]:
                 found |= first & second
