@@ -533,57 +533,72 @@ async def warm_up(executor: Executor | None, workers: int) -> float:
     return time.perf_counter() - started
 
 
+# What the pipeline calls, by module (and function): the stage it belongs to.  Only calls
+# from watcher/pipeline.py into the rest of watcher count, so a refactoring inside the
+# pipeline moves no time between stages; the first matching line wins.
+STAGE_OF: tuple[tuple[str, frozenset[str] | None, str], ...] = (
+    ("watcher/fetch.py", None, "fetch (httpx, gzip, slots)"),
+    ("watcher/sources.py", None, "read (sniff, parse)"),
+    ("watcher/core/sniff.py", None, "read (sniff, parse)"),
+    ("watcher/core/parse.py", None, "read (sniff, parse)"),
+    ("watcher/core/dedupe.py", None, "dedupe (keys, known keys)"),
+    (
+        "watcher/store.py",
+        frozenset({"known_keys", "known_stories", "existing_once_keys", "alerted_feeds"}),
+        "dedupe (keys, known keys)",
+    ),
+    ("watcher/store.py", None, "store (feed state, record_poll)"),
+    ("watcher/core/cluster.py", None, "cluster (fingerprints)"),
+    ("watcher/core/rules.py", None, "match (prepare, RuleBook, snippet)"),
+    ("watcher/", None, "other decisions (politeness, health...)"),
+)
+
+
+def stage_of(key: tuple[str, int, str]) -> str | None:
+    filename, _, name = key
+    if filename.endswith("watcher/pipeline.py") or "/watcher/" not in filename:
+        return None
+    for suffix, names, stage in STAGE_OF:
+        if suffix in filename and (names is None or name in names):
+            return stage
+    return None
+
+
 def analyse_profile(profile: cProfile.Profile, wall: float) -> dict[str, Any]:
-    """Time per pipeline stage, where it goes inside each, and the top functions by own time."""
+    """Time per pipeline stage, the calls it is made of, and the top functions by own time."""
     stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-
-    def find(suffix: str, name: str) -> list[Any]:
-        return [k for k in stats if k[0].endswith(suffix) and k[2] == name]
-
-    def ct(keys: list[Any]) -> float:
-        return sum(float(stats[k][3]) for k in keys)
-
-    def edge(callee: list[Any], caller: list[Any]) -> float:
-        return sum(float(v[3]) for k in callee for c, v in stats[k][4].items() if c in set(caller))
-
     children: dict[Any, list[tuple[float, Any]]] = {}
     for callee, value in stats.items():
-        for caller, edge_value in value[4].items():
-            children.setdefault(caller, []).append((float(edge_value[3]), callee))
-
-    record = find("watcher/pipeline.py", "_record")
-    stages: dict[str, tuple[float, list[Any]]] = {
-        "fetch (httpx, gzip, slots)": (ct(r := find("watcher/fetch.py", "fetch")), r),
-        "sniff (is it a feed?)": (
-            ct(r := find("core/sniff.py", "not_a_feed_error") + find("core/sniff.py", "classify"))
-            - edge(find("core/sniff.py", "classify"), find("core/sniff.py", "not_a_feed_error")),
-            r,
-        ),
-        "parse (feedparser -> Story)": (ct(r := find("watcher/core/parse.py", "parse_feed")), r),
-        "dedupe (keys, known_keys, select_new)": (
-            ct(r := find("watcher/core/dedupe.py", "select_new") + find("store.py", "known_keys"))
-            + edge(find("watcher/core/dedupe.py", "identity_keys"), record),
-            r,
-        ),
-        "match (prepare, RuleBook, snippet)": (ct(r := find("watcher/pipeline.py", "_match")), r),
-        "store (feed_state, record_poll)": (
-            ct(r := find("watcher/store.py", "record_poll") + find("store.py", "feed_state")),
-            r,
-        ),
-    }
-    idle = ct(find("selectors.py", "select"))
-    busy = sum(seconds for seconds, _ in stages.values())
-    rows = [(name, seconds) for name, (seconds, _) in stages.items()]
+        for caller, edge in value[4].items():
+            children.setdefault(caller, []).append((float(edge[3]), callee))
+    # stage -> entry point -> seconds, summed over the pipeline functions calling it
+    entries: dict[str, dict[Any, float]] = {stage: {} for _, _, stage in STAGE_OF}
+    for callee, value in stats.items():
+        stage = stage_of(callee)
+        if stage is None:
+            continue
+        for caller, edge in value[4].items():
+            if caller[0].endswith("watcher/pipeline.py"):
+                entries[stage][callee] = entries[stage].get(callee, 0.0) + float(edge[3])
+    rows: list[tuple[str, float]] = []
+    detail: dict[str, list[tuple[str, float]]] = {}
+    for stage, calls in entries.items():
+        seconds = sum(calls.values())
+        rows.append((stage, seconds))
+        lines: list[tuple[str, float]] = []
+        for entry, spent in sorted(calls.items(), key=lambda kv: -kv[1]):
+            if spent < 0.03 * seconds:
+                continue
+            lines.append((label(entry), spent))
+            below = sorted(children.get(entry, []), key=lambda kv: -kv[0])[:4]
+            lines += [("  " + label(k), t) for t, k in below if t >= 0.05 * seconds]
+        detail[stage] = lines
+    parse = sum(float(v[3]) for k, v in stats.items() if k[2] == "parse_feed")
+    idle = sum(float(v[3]) for k, v in stats.items() if k[2] == "select" and "selectors" in k[0])
+    busy = sum(seconds for _, seconds in rows)
+    rows.insert(2, ("  of which parse_feed (feedparser)", parse))
     rows.append(("waiting for the network (select)", idle))
     rows.append(("event loop, tasks, rest", max(0.0, wall - busy - idle)))
-    detail: dict[str, list[tuple[str, float]]] = {}
-    for name, (seconds, roots) in stages.items():
-        below: dict[Any, float] = {}
-        for root in roots:
-            for edge_ct, callee in children.get(root, []):
-                below[callee] = below.get(callee, 0.0) + edge_ct
-        top = sorted(below.items(), key=lambda kv: -kv[1])[:6]
-        detail[name] = [(label(k), v) for k, v in top if seconds and v >= 0.02 * seconds]
     own = sorted(stats.items(), key=lambda kv: -kv[1][2])[:15]
     return {
         "wall": wall,
@@ -697,19 +712,18 @@ class Run:
     concurrency: int
     per_host: int
     profile: bool = False
+    workers: int = 2
     result: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
 
-def run_child(
-    run: Run, urls: Sequence[str], workers: int, server_pid: int, tmp: Path, timeout: float
-) -> None:
+def run_child(run: Run, urls: Sequence[str], server_pid: int, tmp: Path, timeout: float) -> None:
     workdir = Path(tempfile.mkdtemp(prefix=f"{run.executor}-", dir=tmp))
     result_path = workdir / "result.json"
     spec: dict[str, Any] = {
         "urls": list(urls),
         "executor": run.executor,
-        "workers": workers,
+        "workers": run.workers,
         "concurrency": run.concurrency,
         "per_host": run.per_host,
         "server_pid": server_pid,
@@ -777,13 +791,19 @@ def rate(count: float, seconds: float) -> float:
 def print_profile(run: Run) -> None:
     profile = run.result["pass1"]["profile"]
     wall = profile["wall"]
-    print(f"\nProfile of pass 1 ({run.label}; cProfile, wall {wall:.1f} s with profiler overhead)")
+    feeds, items = run.result["pass1"]["feeds"], run.result["pass1"]["items"]
+    print(
+        f"\nProfile of pass 1 over {feeds} feeds ({items:,} items), parsing inline on the loop"
+        f" so that cProfile sees every stage; wall {wall:.1f} s with the profiler's overhead"
+    )
     print(f"{'stage':<40} {'seconds':>8} {'share':>6}")
     print("-" * 56)
     for name, seconds in profile["stages"]:
         print(f"{name:<40} {seconds:>8.2f} {seconds / wall:>6.0%}")
-    print("\nInside each stage (cumulative seconds of the largest callees):")
+    print("\nInside each stage (what the pipeline calls, cumulative seconds; indented: callees):")
     for name, rows in profile["detail"].items():
+        if not rows:
+            continue
         print(f"  {name}")
         for where, seconds in rows:
             print(f"    {seconds:>7.2f}  {where}")
@@ -840,7 +860,8 @@ def print_table(runs: Sequence[Run], naive: Naive, total_items: int, feeds: int)
             f"{run.label}: pass 1 {p1['items']:,}/{total_items:,} items, {p1['errors']} errors,"
             f" CPU main {p1['cpu_main']:.1f} s + workers {p1['cpu_workers']:.1f} s"
             f" (+ server {p1['cpu_server']:.1f} s); 304 pass {p2['not_modified']}/{p2['feeds']}"
-            f" not modified, {p2['errors']} errors, late max {p2['lateness']['max_ms']:.0f} ms;"
+            f" not modified, {p2['errors']} errors, CPU main {p2['cpu_main']:.1f} s,"
+            f" late max {p2['lateness']['max_ms']:.0f} ms;"
             f" RSS after imports {mb(r['rss_after_imports_kb']):.0f} MB"
         )
         if r["workers_hwm_kb"]:
@@ -867,6 +888,36 @@ def check_targets(runs: Sequence[Run], naive_total: float) -> None:
         print(f"  {run.label}: {marks}")
 
 
+def executor_choice(text: str) -> tuple[str, int]:
+    kind, _, count = text.partition(":")
+    if kind == "thread" and not count:
+        return ("thread", 0)
+    if kind == "process" and (not count or (count.isdigit() and int(count) >= 1)):
+        return ("process", int(count or 2))
+    raise argparse.ArgumentTypeError(f"expected thread or process:N, not {text!r}")
+
+
+def tree_state() -> str:
+    """Which watcher was measured: the commit, and whether watcher/ has uncommitted edits."""
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}  # read only: no index refresh
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=10
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--", "watcher")
+    except (OSError, subprocess.SubprocessError):
+        return "watcher: unknown commit"
+    changed = len(dirty.splitlines())
+    return f"watcher at {commit or '?'}" + (
+        f" + uncommitted changes to {changed} file(s) in watcher/" if changed else ""
+    )
+
+
 def loopback_ok(hosts: int) -> bool:
     try:
         with socket.socket() as probe:
@@ -884,14 +935,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.1, help="seconds before each answer")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--per-host", type=int, default=4)
-    parser.add_argument("--workers", type=int, default=2, help="process pool size")
     parser.add_argument(
-        "--executors", nargs="+", choices=["thread", "process"], default=["thread", "process"]
+        "--executors",
+        nargs="+",
+        type=executor_choice,
+        default=[("thread", 0), ("process", 2), ("process", 1)],
+        metavar="{thread,process:N}",
+        help="parse executors to measure: the default thread pool, a process pool of N workers"
+        " (default: thread process:2 process:1)",
     )
     parser.add_argument(
-        "--naive-sample", type=int, default=200, help="feeds the naive loop runs on (0: all)"
+        "--naive-sample", type=int, default=100, help="feeds the naive loop runs on (0: all)"
     )
     parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--profile-feeds",
+        type=int,
+        default=250,
+        help="feeds in the profiled pass (cProfile makes it slow; 0: all)",
+    )
     parser.add_argument(
         "--sweep",
         nargs="*",
@@ -922,17 +984,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     runs = [
         Run(
-            "thread pool (default)" if kind == "thread" else f"process pool ({args.workers})",
+            "thread pool (default)" if kind == "thread" else f"process pool ({workers})",
             kind,
             args.concurrency,
             args.per_host,
+            workers=workers,
         )
-        for kind in args.executors
+        for kind, workers in args.executors
     ]
+    pools = [workers for kind, workers in args.executors if kind == "process"] or [2]
     for setting in args.sweep:
         conc, _, per_host = setting.partition("/")
         runs.append(
-            Run(f"process pool, {conc}/{per_host}", "process", int(conc), int(per_host or 2))
+            Run(
+                f"process pool ({pools[0]}), {conc}/{per_host or 2}",
+                "process",
+                int(conc),
+                int(per_host or 2),
+                workers=pools[0],
+            )
         )
     profiled = (
         Run("profile: inline parse", "inline", args.concurrency, args.per_host, profile=True)
@@ -954,10 +1024,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f" feed {info['raw_bytes'] / args.feeds / 1024:.0f} KB"
             f" ({info['gzip_bytes'] / args.feeds / 1024:.0f} KB gzipped);"
             f" {len(RULES)} rules; fetch concurrency {args.concurrency}, per host {args.per_host};"
-            f" {os.cpu_count()} CPUs"
+            f" {os.cpu_count()} CPUs; {tree_state()}"
         )
-        for run in [*runs, *([profiled] if profiled else [])]:
-            run_child(run, urls, args.workers, server.pid, Path(tmp), timeout=900)
+        for run in runs:
+            run_child(run, urls, server.pid, Path(tmp), timeout=900)
+        if profiled:
+            run_child(profiled, sample(urls, args.profile_feeds), server.pid, Path(tmp), 900)
         chosen = sample(urls, args.naive_sample)
         print(f"  running: naive feedparser loop over {len(chosen)} feeds ...", flush=True)
         naive = naive_loop(chosen, server.pid)

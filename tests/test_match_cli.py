@@ -103,6 +103,6 @@ def test_backtest_runs_a_rule_over_stored_stories(project: Project, server: HTTP
     by_query = project.run("backtest", "Hama AND rebels", "--json")
     assert by_query.exit_code == 0
     assert [r["title"] for r in json.loads(by_query.stdout)] == ["Rebels advance on Hama"]
-    by_rule = project.run("backtest", "cairo")
+    by_rule = project.run("backtest", "cairo", env={"COLUMNS": "200"})
     assert by_rule.exit_code == 0 and "Cairo talks resume" in by_rule.stdout
     assert project.run("backtest", "Damascus").exit_code == 1

@@ -432,32 +432,50 @@ def backtest(obj: Context, rule_or_query: str, since: str, as_json: bool) -> Non
         stories = store.stories_since(datetime.now(UTC) - window)
     finally:
         store.close()
+    # One row per cluster (one event), as alerts would have been: the first matching
+    # story, with the other outlets that carried it.
     rows: list[dict[str, Any]] = []
-    for story_id, seen_at, story in stories:
+    by_cluster: dict[int, dict[str, Any]] = {}
+    for story_id, seen_at, cluster_id, story in stories:
+        if cluster_id in by_cluster:
+            row = by_cluster[cluster_id]
+            if story.feed != row["feed"] and story.feed not in row["also_reported_by"]:
+                row["also_reported_by"].append(story.feed)
+            continue
         document = prepare(story)
-        for hit in book.match(document):
-            rows.append(
-                {
-                    "id": story_id,
-                    "seen": seen_at,
-                    "feed": story.feed,
-                    "title": story.title,
-                    "link": story.link,
-                    "snippet": snippet(document, hit).text,
-                }
-            )
+        hits = book.match(document)
+        if not hits:
+            continue
+        row = {
+            "id": story_id,
+            "cluster": cluster_id,
+            "seen": seen_at,
+            "feed": story.feed,
+            "title": story.title,
+            "link": story.link,
+            "snippet": snippet(document, hits[0]).text,
+            "also_reported_by": [],
+        }
+        by_cluster[cluster_id] = row
+        rows.append(row)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     elif rows:
         from rich.table import Table
 
         table = Table(box=None, header_style="bold")
-        for column in ("seen", "feed", "title", "link"):
+        for column in ("seen", "feed", "title", "also reported by", "link"):
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(_short_time(row["seen"]), row["feed"], row["title"], row["link"] or "")
+            table.add_row(
+                _short_time(row["seen"]),
+                row["feed"],
+                row["title"],
+                ", ".join(row["also_reported_by"]),
+                row["link"] or "",
+            )
         Console().print(table)
-        say(f"{len(rows)} of {len(stories)} stories matched")
+        say(f"{len(rows)} events matched among {len(stories)} stories")
     sys.exit(EXIT_OK if rows else EXIT_NO)
 
 
@@ -650,6 +668,81 @@ async def _discover(url: str) -> dict[str, Any]:
         "feeds": advertised_feeds(page.body, page.final_url) if kind == "html" else [],
         "sitemaps": sitemaps,
     }
+
+
+@cli.command()
+@click.option(
+    "--since", default="24h", show_default=True, help="Clusters with stories this recent."
+)
+@click.option("--all", "show_all", is_flag=True, help="Also list stories that stand alone.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_obj
+def clusters(obj: Context, since: str, show_all: bool, as_json: bool) -> None:
+    """List recent clusters (one event reported by several outlets) with their members.
+
+    Each member shows its similarity to the cluster's first story, so you can see
+    why stories were, or were not, merged (threshold: `cluster_threshold`).
+    """
+    from datetime import UTC, datetime
+
+    from watcher.core.cluster import Fingerprint, fingerprint, similarity
+    from watcher.core.units import parse_duration
+    from watcher.store import Store
+
+    config = guarded(obj.config)
+    try:
+        window = parse_duration(since)
+    except ValueError as exc:
+        fail(f"watcher clusters: --since: {exc}", EXIT_CONFIG)
+    store = guarded(lambda: Store(config.database))
+    try:
+        members = store.cluster_members(datetime.now(UTC) - window)
+    finally:
+        store.close()
+
+    def print_of(row: dict[str, Any]) -> Fingerprint:
+        try:
+            return Fingerprint.from_json(row["fingerprint"])
+        except (TypeError, ValueError):
+            return fingerprint(row["title"], row["summary"])
+
+    groups: dict[int, list[dict[str, Any]]] = {}
+    for row in members:
+        groups.setdefault(row["cluster_id"], []).append(row)
+    listing = []
+    for cluster_id, rows in groups.items():
+        if len(rows) < 2 and not show_all:
+            continue
+        first = print_of(rows[0])
+        listing.append(
+            {
+                "cluster": cluster_id,
+                "title": rows[0]["title"],
+                "members": [
+                    {
+                        "feed": row["feed"],
+                        "title": row["title"],
+                        "link": row["link"],
+                        "seen": row["seen_at"],
+                        "similarity": round(similarity(first, print_of(row)), 3),
+                    }
+                    for row in rows
+                ],
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(listing, indent=2, ensure_ascii=False))
+        return
+    console = Console(highlight=False)
+    for cluster in listing:
+        console.print(f"[bold]{len(cluster['members'])} stories:[/bold] ", end="")
+        console.print(cluster["title"], markup=False)
+        for member in cluster["members"]:
+            console.print(
+                f"  {member['similarity']:.2f}  {_short_time(member['seen'])}  "
+                f"{member['feed']}: {member['title']}  {member['link'] or ''}",
+                markup=False,
+            )
 
 
 def main() -> None:

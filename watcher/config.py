@@ -174,6 +174,11 @@ class RuleModel(_Strict):
     digest: Digest = Field(
         None, description="Send this rule's alerts as one message: hourly, daily or cron."
     )
+    updates: bool = Field(
+        False,
+        description="Also send a short note when another outlet reports an alerted story,"
+        " or the story is edited in place.",
+    )
 
 
 class ConfigModel(_Strict):
@@ -212,6 +217,15 @@ class ConfigModel(_Strict):
     metrics: str | None = Field(
         None, description="Serve Prometheus metrics and /health here, e.g. 127.0.0.1:9108."
     )
+    cluster: bool = Field(
+        True, description="Treat the same story from several outlets as one (one alert)."
+    )
+    cluster_window: Duration = Field(
+        timedelta(hours=48), description="How far back a new story is compared for clustering."
+    )
+    cluster_threshold: float = Field(
+        0.8, gt=0, le=1, description="Similarity (0-1] above which two stories are one event."
+    )
     fetch: FetchModel = Field(default_factory=lambda: FetchModel(), description="Fetch limits.")
     feed_alert_after: Duration = Field(
         timedelta(hours=24),
@@ -244,6 +258,9 @@ class Config:
     give_up_after: timedelta = timedelta(days=3)
     retention: timedelta = timedelta(days=90)
     metrics: tuple[str, int] | None = None
+    cluster: bool = True
+    cluster_window: timedelta = timedelta(hours=48)
+    cluster_threshold: float = 0.8
     warnings: tuple[Problem, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -338,6 +355,9 @@ def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
         give_up_after=model.give_up_after,
         retention=model.retention,
         metrics=metrics,
+        cluster=model.cluster,
+        cluster_window=model.cluster_window,
+        cluster_threshold=model.cluster_threshold,
         warnings=tuple(warnings),
         env=env,
     )
@@ -588,6 +608,7 @@ def _rules(
             notify=tuple(dict.fromkeys(rule.notify)),
             examples=Examples(match=tuple(examples.match), no_match=tuple(examples.no_match)),
             digest=rule.digest,
+            updates=rule.updates,
             line=line,
         )
         try:

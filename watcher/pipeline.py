@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+import secrets
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -22,25 +24,30 @@ from tzlocal import get_localzone
 
 from watcher.config import STDOUT_CHANNEL, Config
 from watcher.core import politeness
+from watcher.core.cluster import ClusterIndex, Fingerprint, fingerprint
 from watcher.core.dedupe import NewStory, identity_keys, is_recent, select_new
 from watcher.core.errors import FeedError
 from watcher.core.health import health_notice
-from watcher.core.models import FeedSpec, ParsedFeed, RuleSpec
+from watcher.core.models import Alert, FeedSpec, Notice, ParsedFeed, RuleSpec, Snippet, Story
 from watcher.core.render import Renderer
 from watcher.core.rules import RuleBook, compile_rule, prepare, snippet
 from watcher.core.schedule import next_digest
+from watcher.core.text import html_to_text
 from watcher.deliver import Deliverer
 from watcher.fetch import FetchedFeed, Fetcher, FetchRequest, FetchSettings
 from watcher.metrics import FetchOutcome, Metrics
 from watcher.sources import SourceReader
 from watcher.store import (
+    EditedStory,
     FeedState,
+    KnownStory,
     PendingDelivery,
     PollRecord,
     QueuedAlert,
     QueuedNotice,
     Route,
     Store,
+    StoryRecord,
 )
 
 log = logging.getLogger(__name__)
@@ -123,6 +130,7 @@ class Pipeline:
         self.retry = retry or RetryPolicy()
         self.metrics = metrics
         self.reader = SourceReader(fetcher, self._offload)
+        self.clusters = ClusterIndex()
         # One delivery run at a time: two runs could otherwise both send the same row.
         self._delivering = asyncio.Lock()
         self._apply(config, deliverer)
@@ -133,6 +141,12 @@ class Pipeline:
 
     def _apply(self, config: Config, deliverer: Deliverer) -> None:
         rulebook = RuleBook(compile_rule(rule) for rule in config.rules)
+        old = getattr(self, "config", None)
+        if old is None or (old.cluster_threshold, old.cluster_window) != (
+            config.cluster_threshold,
+            config.cluster_window,
+        ):
+            self.clusters = self._load_clusters(config)
         self.config = config
         self.deliverer = deliverer
         self.fetch_settings = global_fetch_settings(config)
@@ -145,6 +159,19 @@ class Pipeline:
                 rules=list(self.rules),
                 channels=[STDOUT_CHANNEL, *config.channels],
             )
+
+    def _load_clusters(self, config: Config) -> ClusterIndex:
+        """The clusters of the window, from the stories stored (they survive restarts)."""
+        index = ClusterIndex(config.cluster_threshold)
+        for cluster_id, stored, seen_at, title, summary in self.store.recent_fingerprints(
+            self.clock() - config.cluster_window
+        ):
+            try:
+                print_ = Fingerprint.from_json(stored) if stored else fingerprint(title, summary)
+            except ValueError:  # made by another version: recompute
+                print_ = fingerprint(title, summary)
+            index.add(cluster_id, print_, datetime.fromisoformat(seen_at))
+        return index
 
     def prune(self) -> None:
         """Apply ``retention``: old stories go, identities still listed by a feed stay."""
@@ -296,14 +323,20 @@ class Pipeline:
             if notice
             else []
         )
-        fresh: list[NewStory] = []
+        records: list[StoryRecord] = []
+        edited: list[EditedStory] = []
         queued: list[QueuedAlert] = []
         candidates: list[str] = []
         if parsed is not None:
             candidates = [key for story in parsed.stories for key in identity_keys(story)]
-            fresh = select_new(parsed.stories, self.store.known_keys(candidates))
+            known = self.store.known_stories(candidates)
+            fresh = select_new(parsed.stories, known.keys())
             first_poll = state is None or state.first_polled_at is None
-            queued = self._match(fresh, first_poll=first_poll, max_age=feed.max_age, now=now)
+            records, queued = self._decide_new(
+                fresh, first_poll=first_poll, max_age=feed.max_age, now=now
+            )
+            edited, edit_alerts = self._decide_edits(parsed.stories, known, now)
+            queued += edit_alerts
         if error:
             log.warning("feed '%s' (%s): %s", feed.name, feed.url, error)
         alerts = self.store.record_poll(
@@ -324,7 +357,8 @@ class Pipeline:
                 problem=parsed.problem if parsed is not None else None,
                 notice_sent=None if notice is None else notice.kind == "failing",
             ),
-            new_stories=fresh,
+            new_stories=records,
+            edited=edited,
             alerts=queued,
             notices=notices,
             listed_keys=candidates,
@@ -332,39 +366,98 @@ class Pipeline:
         if self.metrics is not None:
             outcome: FetchOutcome = "error" if error else "not_modified" if not_modified else "ok"
             self.metrics.fetched(feed.name, outcome, fetched.elapsed)
-            self.metrics.new_stories(feed.name, len(fresh))
+            self.metrics.new_stories(feed.name, len(records))
             for queued_alert in queued:
                 self.metrics.matched(queued_alert.rule)
-        if fresh:
-            log.info("feed '%s': %d new stories, %d alerts", feed.name, len(fresh), alerts)
+        if records:
+            log.info("feed '%s': %d new stories, %d alerts", feed.name, len(records), alerts)
         return FeedOutcome(
             feed.name,
             error=error,
             status=fetched.status,
-            new_stories=len(fresh),
+            new_stories=len(records),
             alerts=alerts,
             not_modified=not_modified,
             problem=parsed.problem if parsed is not None else None,
         )
 
-    def _match(
+    def _decide_new(
         self, fresh: list[NewStory], *, first_poll: bool, max_age: timedelta, now: datetime
-    ) -> list[QueuedAlert]:
-        queued = []
+    ) -> tuple[list[StoryRecord], list[QueuedAlert]]:
+        """Place each new story in a cluster and decide which rules alert on it.
+
+        A rule alerts once per cluster: the first matching story of an event
+        alerts, later outlets' copies only join the cluster (or, for rules with
+        ``updates: true``, send one short note per outlet).
+        """
+        self.clusters.evict(now - self.config.cluster_window)
+        records: list[StoryRecord] = []
+        queued: list[QueuedAlert] = []
+        taken: set[str] = set()  # once-keys decided in this batch, not yet stored
         for index, new in enumerate(fresh):
-            if first_poll and not is_recent(new.story, now, max_age):
+            story = new.story
+            print_ = fingerprint(story.title, story.summary or story.content)
+            found = self.clusters.find(print_) if self.config.cluster else None
+            cluster_id = found if found is not None else new_cluster_id()
+            records.append(StoryRecord(new, cluster_id, print_.to_json(), text_hash(story)))
+            if self.config.cluster:
+                self.clusters.add(cluster_id, print_, now)
+            if first_poll and not is_recent(story, now, max_age):
                 continue  # remembered, so it never alerts later, but too old to alert now
-            document = prepare(new.story)
+            document = prepare(story)
             for hit in self.rulebook.match(document):
+                rule = self.rules[hit.rule]
+                once_key, kind = f"alert:{cluster_id}:{rule.name}", "alert"
+                if once_key in taken or self.store.existing_once_keys([once_key]):
+                    if not rule.updates:
+                        continue
+                    once_key, kind = f"update:{cluster_id}:{rule.name}:{story.feed}", "update"
+                    told = self.store.alerted_feeds(cluster_id, rule.name)
+                    if once_key in taken or story.feed in told:
+                        continue
+                taken.add(once_key)
                 queued.append(
                     QueuedAlert(
                         story_index=index,
-                        rule=hit.rule,
-                        routes=self._routes(self.rules[hit.rule], now),
+                        rule=rule.name,
+                        routes=self._routes(rule, now),
                         snippet=snippet(document, hit),
+                        once_key=once_key,
+                        kind=kind,
                     )
                 )
-        return queued
+        return records, queued
+
+    def _decide_edits(
+        self, stories: Sequence[Story], known: Mapping[str, KnownStory], now: datetime
+    ) -> tuple[list[EditedStory], list[QueuedAlert]]:
+        """Stories edited in place keep their identity; rules with ``updates`` hear of it."""
+        edited: list[EditedStory] = []
+        queued: list[QueuedAlert] = []
+        watching = [rule for rule in self.rules.values() if rule.updates]
+        for story in stories:
+            stored = next((known[k] for k in identity_keys(story) if k in known), None)
+            if stored is None or stored.text_hash is None:
+                continue
+            digest = text_hash(story)
+            if digest == stored.text_hash or any(e.story_id == stored.story_id for e in edited):
+                continue
+            edited.append(EditedStory(stored.story_id, story, digest))
+            for rule in watching:
+                if not self.store.existing_once_keys([f"alert:{stored.cluster_id}:{rule.name}"]):
+                    continue
+                queued.append(
+                    QueuedAlert(
+                        story_index=None,
+                        story_id=stored.story_id,
+                        rule=rule.name,
+                        routes=self._routes(rule, now),
+                        snippet=Snippet(""),
+                        once_key=f"edit:{stored.story_id}:{rule.name}:{digest}",
+                        kind="edit",
+                    )
+                )
+        return edited, queued
 
     def _routes(self, rule: RuleSpec, now: datetime) -> tuple[Route, ...]:
         """Each channel of a rule, and the digest it waits for (the rule's, else the channel's)."""
@@ -394,12 +487,16 @@ class Pipeline:
                 continue
             if pending.notice is not None:
                 error = await self.deliverer.send_notice(pending.channel, pending.notice)
+            elif pending.alert is not None and pending.alert.kind in ("update", "edit"):
+                error = await self.deliverer.send_notice(
+                    pending.channel, update_note(pending.alert)
+                )
             else:
                 assert pending.alert is not None
                 error = await self.deliverer.send(pending.channel, pending.alert)
             self._settle([pending], error, report)
         for channel, group in digests.items():
-            alerts = [p.alert for p in group if p.alert is not None]
+            alerts = [as_digest_entry(p.alert) for p in group if p.alert is not None]
             title = f"watcher digest: {len(alerts)} alert{'s' if len(alerts) != 1 else ''}"
             error = await self.deliverer.send_digest(channel, alerts, title)
             self._settle(group, error, report)
@@ -444,6 +541,37 @@ class Pipeline:
         else:
             report.failed += len(ids)
             log.warning("delivery to '%s' failed, will retry: %s", channel, error)
+
+
+def new_cluster_id() -> int:
+    """Cluster ids are drawn, not counted, so a batch can place stories before storing them."""
+    return secrets.randbits(52)
+
+
+def text_hash(story: Story) -> str:
+    """What an edit in place changes: the title and summary as read, not their markup."""
+    text = f"{html_to_text(story.title)}\n{html_to_text(story.summary)}"
+    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def _update_label(alert: Alert) -> str:
+    if alert.kind == "edit":
+        return f"updated by {alert.feed}"
+    return f"also reported by {alert.feed}"
+
+
+def update_note(alert: Alert) -> Notice:
+    """The short follow-up a rule with ``updates: true`` sends (another outlet, or an edit)."""
+    return Notice(
+        title=f"{alert.rule}: {_update_label(alert)}",
+        body="\n".join(part for part in (alert.title, alert.link) if part),
+    )
+
+
+def as_digest_entry(alert: Alert) -> Alert:
+    if alert.kind == "alert":
+        return alert
+    return replace(alert, title=f"{_update_label(alert)}: {alert.title}")
 
 
 # config name -> FetchSettings field

@@ -66,9 +66,13 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             author TEXT NOT NULL DEFAULT '',
             categories TEXT NOT NULL DEFAULT '[]',
             published TEXT,
-            seen_at TEXT NOT NULL
+            seen_at TEXT NOT NULL,
+            cluster_id INTEGER NOT NULL,
+            fingerprint TEXT,
+            text_hash TEXT
         );
         CREATE INDEX stories_seen_at ON stories (seen_at);
+        CREATE INDEX stories_cluster ON stories (cluster_id);
         -- Identity outlives the story: a pruned story's keys stay while feeds still list it.
         CREATE TABLE story_keys (
             key TEXT PRIMARY KEY,
@@ -82,7 +86,10 @@ def _migration_1(db: sqlite_utils.Database) -> None:
             rule TEXT NOT NULL,
             snippet TEXT NOT NULL DEFAULT '{}',
             created_at TEXT NOT NULL,
-            UNIQUE (story_id, rule)
+            -- alert: the first of a cluster; update: another outlet, or an edit in place
+            kind TEXT NOT NULL DEFAULT 'alert',
+            -- what makes it once-only: alert:<cluster>:<rule>, update:<cluster>:<rule>:<feed>, ...
+            once_key TEXT NOT NULL UNIQUE
         );
         CREATE TABLE deliveries (
             id INTEGER PRIMARY KEY,
@@ -183,12 +190,46 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class QueuedAlert:
-    """A rule hit to record, and where it must go."""
+    """A rule hit to record, and where it must go.
 
-    story_index: int
+    The story is a new one (``story_index`` into the poll's new stories) or a
+    stored one (``story_id``).  ``once_key`` is unique across all alerts ever:
+    it is what makes a rule alert once per cluster.
+    """
+
+    story_index: int | None
     rule: str
     routes: tuple[Route, ...]
     snippet: Snippet
+    once_key: str
+    kind: str = "alert"
+    story_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryRecord:
+    """A new story to store, with the cluster it joins and what identifies its text."""
+
+    new: NewStory
+    cluster_id: int
+    fingerprint: str | None
+    text_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class EditedStory:
+    """A stored story whose feed now gives other text (an update in place)."""
+
+    story_id: int
+    story: Story
+    text_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class KnownStory:
+    story_id: int
+    cluster_id: int
+    text_hash: str | None
 
 
 class Store:
@@ -251,7 +292,8 @@ class Store:
         self,
         poll: PollRecord,
         *,
-        new_stories: Sequence[NewStory] = (),
+        new_stories: Sequence[StoryRecord] = (),
+        edited: Sequence[EditedStory] = (),
         alerts: Sequence[QueuedAlert] = (),
         notices: Sequence[QueuedNotice] = (),
         listed_keys: Sequence[str] = (),
@@ -295,9 +337,22 @@ class Store:
                 self.db.execute(
                     f"UPDATE story_keys SET last_seen = ? WHERE key IN ({marks})", [now, *chunk]
                 )
-            story_ids = [self._insert_story(new, poll.now) for new in new_stories]
+            story_ids = [self._insert_story(record, poll.now) for record in new_stories]
+            for edit in edited:
+                self.db.execute(
+                    """UPDATE stories SET title = ?, summary = ?, content = ?, text_hash = ?
+                       WHERE id = ?""",
+                    [edit.story.title, edit.story.summary, edit.story.content, edit.text_hash,
+                     edit.story_id],
+                )  # fmt: skip
             for queued_alert in alerts:
-                queued += self._queue_alert(story_ids[queued_alert.story_index], queued_alert, now)
+                story_id = (
+                    story_ids[queued_alert.story_index]
+                    if queued_alert.story_index is not None
+                    else queued_alert.story_id
+                )
+                assert story_id is not None
+                queued += self._queue_alert(story_id, queued_alert, now)
             for notice in notices:
                 self.db.execute(
                     """INSERT INTO deliveries (notice, channel, next_attempt, created_at)
@@ -319,11 +374,13 @@ class Store:
     def _ensure_feed(self, name: str, url: str) -> None:
         self.db.execute("INSERT OR IGNORE INTO feeds (name, url) VALUES (?, ?)", [name, url])
 
-    def _insert_story(self, new: NewStory, now: datetime) -> int:
+    def _insert_story(self, record: StoryRecord, now: datetime) -> int:
+        new = record.new
         story = new.story
         cursor = self.db.execute(
             """INSERT INTO stories (feed, guid, link, canonical_link, title, summary, content,
-               author, categories, published, seen_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)""",
+               author, categories, published, seen_at, cluster_id, fingerprint, text_hash)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             [
                 story.feed,
                 story.guid,
@@ -336,6 +393,9 @@ class Store:
                 json.dumps(list(story.categories)),
                 iso(story.published),
                 iso(now),
+                record.cluster_id,
+                record.fingerprint,
+                record.text_hash,
             ],
         )
         story_id = int(cursor.lastrowid or 0)
@@ -348,8 +408,9 @@ class Store:
     def _queue_alert(self, story_id: int, queued: QueuedAlert, now: str | None) -> int:
         snippet = json.dumps({"text": queued.snippet.text, "marks": queued.snippet.marks})
         cursor = self.db.execute(
-            "INSERT OR IGNORE INTO alerts (story_id, rule, snippet, created_at) VALUES (?,?,?,?)",
-            [story_id, queued.rule, snippet, now],
+            """INSERT OR IGNORE INTO alerts (story_id, rule, snippet, created_at, kind, once_key)
+               VALUES (?,?,?,?,?,?)""",
+            [story_id, queued.rule, snippet, now, queued.kind, queued.once_key],
         )
         if not cursor.rowcount:
             return 0
@@ -369,6 +430,71 @@ class Store:
             ],
         )
         return 1
+
+    def known_stories(self, keys: Iterable[str]) -> dict[str, KnownStory]:
+        """The stored story behind each known key."""
+        wanted = list(dict.fromkeys(keys))
+        found: dict[str, KnownStory] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.execute(
+                f"""SELECT k.key, k.story_id, s.cluster_id, s.text_hash
+                    FROM story_keys k LEFT JOIN stories s ON s.id = k.story_id
+                    WHERE k.key IN ({marks})""",
+                chunk,
+            ).fetchall():
+                cluster = row[2] if row[2] is not None else -row[1]
+                found[row[0]] = KnownStory(row[1], cluster, row[3])
+        return found
+
+    def existing_once_keys(self, keys: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(keys))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                row[0]
+                for row in self.db.execute(
+                    f"SELECT once_key FROM alerts WHERE once_key IN ({marks})", chunk
+                ).fetchall()
+            )
+        return found
+
+    def alerted_feeds(self, cluster_id: int, rule: str) -> set[str]:
+        """Outlets a rule has already told the user about in this cluster."""
+        return {
+            row[0]
+            for row in self.db.execute(
+                """SELECT DISTINCT s.feed FROM alerts a JOIN stories s ON s.id = a.story_id
+                   WHERE s.cluster_id = ? AND a.rule = ?""",
+                [cluster_id, rule],
+            ).fetchall()
+        }
+
+    def recent_fingerprints(self, since: datetime) -> list[tuple[int, str | None, str, str, str]]:
+        """(cluster_id, fingerprint JSON, seen_at, title, summary) of stories seen since."""
+        return [
+            (row[0], row[1], row[2], row[3], row[4])
+            for row in self.db.execute(
+                """SELECT cluster_id, fingerprint, seen_at, title, summary FROM stories
+                   WHERE seen_at >= ? ORDER BY id""",
+                [iso(since)],
+            ).fetchall()
+        ]
+
+    def cluster_members(self, since: datetime) -> list[dict[str, Any]]:
+        """Stories seen since ``since`` with their cluster, oldest first."""
+        return list(
+            self.db.query(
+                """SELECT id, cluster_id, feed, title, summary, link, seen_at, fingerprint
+                   FROM stories WHERE cluster_id IN (
+                       SELECT cluster_id FROM stories WHERE seen_at >= ?)
+                   ORDER BY cluster_id, id""",
+                [iso(since)],
+            )
+        )
 
     def known_keys(self, keys: Iterable[str]) -> set[str]:
         wanted = list(dict.fromkeys(keys))
@@ -404,12 +530,13 @@ class Store:
             ).rowcount
         return int(stories), int(keys)
 
-    def stories_since(self, since: datetime) -> list[tuple[int, str, Story]]:
-        """Stored stories first seen after ``since``, oldest first, for backtesting."""
+    def stories_since(self, since: datetime) -> list[tuple[int, str, int, Story]]:
+        """(id, seen_at, cluster_id, story) first seen after ``since``, oldest first."""
         return [
             (
                 row["id"],
                 row["seen_at"],
+                row["cluster_id"],
                 Story(
                     feed=row["feed"],
                     guid=row["guid"],
@@ -438,7 +565,9 @@ class Store:
         Rows waiting for their digest time are never due early.
         """
         sql = """SELECT d.id, d.channel, d.attempts, d.created_at, d.notice, d.digest, a.rule,
-                        a.snippet, s.feed, s.title, s.link, s.published
+                        a.snippet, a.kind, s.feed, s.title, s.link, s.published,
+                        (SELECT group_concat(DISTINCT o.feed) FROM stories o
+                         WHERE o.cluster_id = s.cluster_id AND o.feed != s.feed) AS others
                  FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id
                  LEFT JOIN stories s ON s.id = a.story_id
                  WHERE d.status = 'pending' AND (d.next_attempt <= ?"""
@@ -471,6 +600,10 @@ class Store:
                             snippet.get("text", ""),
                             tuple(tuple(m) for m in snippet.get("marks", ())),
                         ),
+                        also_reported_by=tuple(sorted((row["others"] or "").split(",")))
+                        if row["others"]
+                        else (),
+                        kind=row["kind"],
                     ),
                 )
             )

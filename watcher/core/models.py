@@ -49,6 +49,7 @@ class RuleSpec:
     notify: tuple[str, ...] = ("stdout",)
     examples: Examples = field(default_factory=Examples)
     digest: str | None = None  # hourly, daily or a cron expression
+    updates: bool = False  # tell later outlets and edits of an alerted story, briefly
     line: int | None = None
 
 
@@ -120,6 +121,9 @@ class Alert:
     published: datetime | None
     snippet: Snippet = field(default_factory=lambda: Snippet(""))
     also_reported_by: tuple[str, ...] = ()
+    # alert: the first story of its cluster; update (another outlet) and edit (the
+    # story changed in place) are short notes for rules with ``updates: true``
+    kind: str = "alert"
 
 
 @dataclass(frozen=True, slots=True)
