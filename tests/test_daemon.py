@@ -6,21 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from tests.conftest import Capture, Item, Project, rss
 from tests.support.httpserver import HTTPServer
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
+from tests.support.waiting import wait_for
 
 
 def start(project: Project) -> subprocess.Popen[str]:

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,19 +22,11 @@ from ruamel.yaml import YAML
 
 from tests.conftest import Capture, Item, Project, rss
 from tests.support.httpserver import HTTPServer
+from tests.support.waiting import wait_for
 from watcher.config import json_schema, load_config
 from watcher.pipeline import open_pipeline
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 class Daemon:

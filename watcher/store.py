@@ -331,12 +331,9 @@ class Store:
                     [int(poll.notice_sent), poll.name],
                 )
             # Keys the feed still lists stay remembered, whatever the story's age.
-            for start in range(0, len(listed_keys), 500):
-                chunk = listed_keys[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                self.db.execute(
-                    f"UPDATE story_keys SET last_seen = ? WHERE key IN ({marks})", [now, *chunk]
-                )
+            self._where_in(
+                "UPDATE story_keys SET last_seen = ? WHERE key IN ({marks})", listed_keys, now
+            )
             story_ids = [self._insert_story(record, poll.now) for record in new_stories]
             for edit in edited:
                 self.db.execute(
@@ -431,36 +428,36 @@ class Store:
         )
         return 1
 
+    def _where_in(self, sql: str, values: Iterable[str], *before: object) -> list[Any]:
+        """Rows of ``sql`` whose ``IN ({marks})`` takes ``values``, a chunk at a time.
+
+        SQLite caps the number of parameters in one statement.
+        """
+        wanted = list(dict.fromkeys(values))
+        rows: list[Any] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows += self.db.execute(sql.format(marks=marks), [*before, *chunk]).fetchall()
+        return rows
+
     def known_stories(self, keys: Iterable[str]) -> dict[str, KnownStory]:
         """The stored story behind each known key."""
-        wanted = list(dict.fromkeys(keys))
-        found: dict[str, KnownStory] = {}
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            for row in self.db.execute(
-                f"""SELECT k.key, k.story_id, s.cluster_id, s.text_hash
-                    FROM story_keys k LEFT JOIN stories s ON s.id = k.story_id
-                    WHERE k.key IN ({marks})""",
-                chunk,
-            ).fetchall():
-                cluster = row[2] if row[2] is not None else -row[1]
-                found[row[0]] = KnownStory(row[1], cluster, row[3])
-        return found
+        rows = self._where_in(
+            """SELECT k.key, k.story_id, s.cluster_id, s.text_hash
+               FROM story_keys k LEFT JOIN stories s ON s.id = k.story_id
+               WHERE k.key IN ({marks})""",
+            keys,
+        )
+        # A pruned story keeps its identity; it stands for a cluster of its own.
+        return {
+            row[0]: KnownStory(row[1], row[2] if row[2] is not None else -row[1], row[3])
+            for row in rows
+        }
 
     def existing_once_keys(self, keys: Iterable[str]) -> set[str]:
-        wanted = list(dict.fromkeys(keys))
-        found: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                row[0]
-                for row in self.db.execute(
-                    f"SELECT once_key FROM alerts WHERE once_key IN ({marks})", chunk
-                ).fetchall()
-            )
-        return found
+        rows = self._where_in("SELECT once_key FROM alerts WHERE once_key IN ({marks})", keys)
+        return {row[0] for row in rows}
 
     def alerted_feeds(self, cluster_id: int, rule: str) -> set[str]:
         """Outlets a rule has already told the user about in this cluster."""
@@ -497,18 +494,8 @@ class Store:
         )
 
     def known_keys(self, keys: Iterable[str]) -> set[str]:
-        wanted = list(dict.fromkeys(keys))
-        found: set[str] = set()
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                row[0]
-                for row in self.db.execute(
-                    f"SELECT key FROM story_keys WHERE key IN ({marks})", chunk
-                ).fetchall()
-            )
-        return found
+        rows = self._where_in("SELECT key FROM story_keys WHERE key IN ({marks})", keys)
+        return {row[0] for row in rows}
 
     def prune(self, before: datetime) -> tuple[int, int]:
         """Forget stories first seen before ``before`` and keys no feed has listed since.

@@ -11,6 +11,7 @@ from typing import Any
 import feedparser
 from lxml import etree
 
+from watcher.core.dates import iso_datetime
 from watcher.core.errors import FeedError
 from watcher.core.models import ParsedFeed, Story
 
@@ -123,7 +124,7 @@ def _parse_json_feed(feed: str, body: bytes) -> ParsedFeed:
                 content=str(item.get("content_html") or item.get("content_text") or ""),
                 author=author,
                 categories=tuple(str(t) for t in item.get("tags") or ()),
-                published=_iso_date(item.get("date_published") or item.get("date_modified")),
+                published=iso_datetime(item.get("date_published") or item.get("date_modified")),
             )
         )
     return ParsedFeed(title=str(document.get("title") or ""), stories=tuple(stories))
@@ -152,20 +153,7 @@ def _parse_sitemap(feed: str, body: bytes) -> ParsedFeed:
                 link=loc,
                 title=title.strip(),
                 categories=tuple(k.strip() for k in (keywords or "").split(",") if k.strip()),
-                published=_iso_date(date or url.findtext(f"{_SITEMAP_NS}lastmod")),
+                published=iso_datetime(date or url.findtext(f"{_SITEMAP_NS}lastmod")),
             )
         )
     return ParsedFeed(title="", stories=tuple(stories))
-
-
-def _iso_date(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 import zlib
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
+from watcher.core.dates import iso_datetime
 from watcher.core.errors import FeedError
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -84,7 +85,7 @@ def sitemap_children(body: bytes, limit: int = 3) -> list[str]:
         if not loc or loc in seen or urlsplit(loc).scheme not in ("http", "https"):
             continue
         seen.add(loc)
-        moment = _w3c_date(_child_text(child, "lastmod"))
+        moment = iso_datetime(_child_text(child, "lastmod"))
         if moment is None:
             undated.append(loc)
         else:
@@ -123,16 +124,3 @@ def _child_text(element: etree._Element, name: str) -> str:
             # Text nodes only: an unresolved entity reference stays out of the URL.
             return "".join(str(text) for text in child.xpath("text()")).strip()
     return ""
-
-
-def _w3c_date(text: str) -> datetime | None:
-    """A W3C datetime (``2024-12-03``, ``2024-12-03T10:00Z``, with offsets) as aware UTC."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
