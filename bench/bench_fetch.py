@@ -13,7 +13,7 @@ Each measurement runs in a fresh child process, so its peak memory (VmHWM) is it
 
 - pass 1: ``await pipeline.poll_all(force=True)`` on an empty database
   (fetch, parse, dedupe, match, store), with the default thread pool and with a
-  process pool (2 workers, forkserver) as ``parse_executor`` (``--executors``
+  pool of N worker processes (config ``workers: N``) (``--executors``
   picks others, e.g. ``process:1``);
 - pass 2: the same again, every feed answering 304;
 - a profiled pass 1 (cProfile, parsing inline on the loop so that one profile
@@ -51,7 +51,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -494,6 +494,8 @@ def config_text(spec: dict[str, Any]) -> str:
         "interval: 10m",
         "max_age: 2d",
         f"fetch: {{concurrency: {spec['concurrency']}, per_host: {spec['per_host']}}}",
+        # thread / inline: everything in this process; process: that many workers.
+        f"workers: {spec['workers'] if spec['executor'] == 'process' else 0}",
         "feeds:",
     ]
     lines += [f"  - {{name: bench-{i:04d}, url: '{url}'}}" for i, url in enumerate(spec["urls"])]
@@ -626,7 +628,7 @@ def label(key: tuple[str, int, str]) -> str:
 async def one_pass(pipeline: Any, profile: bool, server_pid: int) -> dict[str, Any]:
     monitor = LoopMonitor()
     watch = None if profile else asyncio.create_task(monitor.run())
-    pids = worker_pids(pipeline.parse_executor)
+    pids = worker_pids(pipeline.pool)
     workers_cpu = sum(proc_cpu(p) for p in pids)
     server_cpu = proc_cpu(server_pid)
     busy = machine_busy()
@@ -673,29 +675,22 @@ async def run_client(spec: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"rss_after_imports_kb": proc_status().get("VmRSS", 0)}
     workdir = Path(spec["workdir"])
     config = parse_config(config_text(spec), workdir / "config.yaml", {})
-    executor: Executor | None = None
-    if spec["executor"] == "process":
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["watcher.pipeline"])
-        executor = ProcessPoolExecutor(max_workers=spec["workers"], mp_context=ctx)
-    elif spec["executor"] == "inline":
-        executor = InlineExecutor()
-    try:
-        result["warm_up"] = await warm_up(executor, spec["workers"])
+    if spec["executor"] == "inline":
+        # Parsing and analysis on the loop itself, so one profile sees every stage.
+        asyncio.get_running_loop().set_default_executor(InlineExecutor())
+    async with open_pipeline(config, stdout=io.StringIO()) as pipe:
+        # The daemon starts its workers once, at start-up: not part of a pass.
+        result["warm_up"] = await warm_up(pipe.pool, spec["workers"])
         result["hwm_before_kb"] = proc_status().get("VmHWM", 0)
-        async with open_pipeline(config, stdout=io.StringIO(), parse_executor=executor) as pipe:
-            result["pass1"] = await one_pass(pipe, spec["profile"], spec["server_pid"])
-            result["hwm_pass1_kb"] = proc_status().get("VmHWM", 0)
-            if not spec["profile"]:
-                result["pass2"] = await one_pass(pipe, False, spec["server_pid"])
-            result["stories_stored"] = pipe.store.count("stories")
-        result["hwm_kb"] = proc_status().get("VmHWM", 0)
-        result["workers_hwm_kb"] = [proc_status(p).get("VmHWM", 0) for p in worker_pids(executor)]
+        result["pass1"] = await one_pass(pipe, spec["profile"], spec["server_pid"])
+        result["hwm_pass1_kb"] = proc_status().get("VmHWM", 0)
+        if not spec["profile"]:
+            result["pass2"] = await one_pass(pipe, False, spec["server_pid"])
+        result["stories_stored"] = pipe.store.count("stories")
+        result["workers_hwm_kb"] = [proc_status(p).get("VmHWM", 0) for p in worker_pids(pipe.pool)]
         fs = forkserver_pid() if spec["executor"] == "process" else None
         result["forkserver_hwm_kb"] = proc_status(fs).get("VmHWM", 0) if fs else 0
-    finally:
-        if executor is not None:
-            executor.shutdown()
+    result["hwm_kb"] = proc_status().get("VmHWM", 0)
     return result
 
 
@@ -954,7 +949,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--executors",
         nargs="+",
         type=executor_choice,
-        default=[("thread", 0), ("process", 2)],
+        default=[("thread", 0), ("process", 1), ("process", 2)],
         metavar="{thread,process:N}",
         help="parse executors to measure: the default thread pool, a process pool of N workers"
         " (default: thread process:2)",
@@ -999,7 +994,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     runs = [
         Run(
-            "thread pool (default)" if kind == "thread" else f"process pool ({workers})",
+            "workers: 0 (threads)" if kind == "thread" else f"workers: {workers} (processes)",
             kind,
             args.concurrency,
             args.per_host,

@@ -78,7 +78,7 @@ class FeedFetchModel(_Strict):
 class FetchModel(FeedFetchModel):
     """Fetch limits for every feed."""
 
-    concurrency: int = Field(32, ge=1, le=1000, description="Feeds fetched at once, in all.")
+    concurrency: int = Field(64, ge=1, le=1000, description="Feeds fetched at once, in all.")
     per_host: int = Field(2, ge=1, le=100, description="Feeds fetched at once from one host.")
     cache_max_age_cap: Duration = Field(
         timedelta(hours=1),
@@ -220,6 +220,13 @@ class ConfigModel(_Strict):
     cluster: bool = Field(
         True, description="Treat the same story from several outlets as one (one alert)."
     )
+    workers: int | None = Field(
+        None,
+        ge=0,
+        le=64,
+        description="Worker processes for parsing and matching (0: none; default: one per"
+        " spare core when there are 20 feeds or more).",
+    )
     cluster_window: Duration = Field(
         timedelta(hours=48), description="How far back a new story is compared for clustering."
     )
@@ -259,6 +266,7 @@ class Config:
     retention: timedelta = timedelta(days=90)
     metrics: tuple[str, int] | None = None
     cluster: bool = True
+    workers: int | None = None
     cluster_window: timedelta = timedelta(hours=48)
     cluster_threshold: float = 0.8
     warnings: tuple[Problem, ...] = ()
@@ -356,6 +364,7 @@ def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
         retention=model.retention,
         metrics=metrics,
         cluster=model.cluster,
+        workers=model.workers,
         cluster_window=model.cluster_window,
         cluster_threshold=model.cluster_threshold,
         warnings=tuple(warnings),

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -24,15 +23,15 @@ from tzlocal import get_localzone
 
 from watcher.config import STDOUT_CHANNEL, Config
 from watcher.core import politeness
+from watcher.core.analyse import Analysed, analyse
 from watcher.core.cluster import ClusterIndex, Fingerprint, fingerprint
-from watcher.core.dedupe import NewStory, identity_keys, is_recent, select_new
+from watcher.core.dedupe import NewStory, fresh_items, identity_keys, is_recent, select_new
 from watcher.core.errors import FeedError
 from watcher.core.health import health_notice
 from watcher.core.models import Alert, FeedSpec, Notice, ParsedFeed, RuleSpec, Snippet, Story
 from watcher.core.render import Renderer
-from watcher.core.rules import RuleBook, compile_rule, prepare, snippet
+from watcher.core.rules import RuleBook, compile_rule
 from watcher.core.schedule import next_digest
-from watcher.core.text import html_to_text
 from watcher.deliver import Deliverer
 from watcher.fetch import FetchedFeed, Fetcher, FetchRequest, FetchSettings
 from watcher.metrics import FetchOutcome, Metrics
@@ -49,6 +48,7 @@ from watcher.store import (
     Store,
     StoryRecord,
 )
+from watcher.workers import analyse_here, start_pool, worker_count
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -119,14 +119,15 @@ class Pipeline:
         deliverer: Deliverer,
         *,
         clock: Clock = utc_now,
-        parse_executor: Executor | None = None,
+        pool: ProcessPoolExecutor | None = None,
         retry: RetryPolicy | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.fetcher = fetcher
         self.clock = clock
-        self.parse_executor = parse_executor
+        # Worker processes for parsing and analysis (None: threads of this process).
+        self.pool = pool
         self.retry = retry or RetryPolicy()
         self.metrics = metrics
         self.reader = SourceReader(fetcher, self._offload)
@@ -137,6 +138,9 @@ class Pipeline:
 
     def reconfigure(self, config: Config, deliverer: Deliverer) -> None:
         """Switch to a new config between two steps: no poll or delivery sees half of each."""
+        if self.pool is not None and config.rules != self.config.rules:
+            old, self.pool = self.pool, start_pool(workers_for(config) or 1, config.rules)
+            old.shutdown(wait=False)  # work already handed to it still finishes
         self._apply(config, deliverer)
 
     def _apply(self, config: Config, deliverer: Deliverer) -> None:
@@ -251,8 +255,9 @@ class Pipeline:
             )
         if feed.full_text:
             parsed = await self._full_text(feed, parsed, settings)
+        analysed = await self._analyse(parsed.stories)
         poll = replace(poll, fetched=reading.fetched, discovered=reading.discovered)
-        return self._record(poll, parsed=parsed)
+        return self._record(poll, parsed=parsed, analysed=analysed)
 
     async def _full_text(
         self, feed: FeedSpec, parsed: ParsedFeed, settings: FetchSettings
@@ -278,10 +283,17 @@ class Pipeline:
         )
 
     async def _offload(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """CPU-heavy work (parsing, extraction) off the event loop."""
+        """CPU-heavy work (parsing, extraction) off the event loop: worker processes if any."""
         loop = asyncio.get_running_loop()
         call = functools.partial(function, *args, **kwargs)
-        return await loop.run_in_executor(self.parse_executor, call)
+        return await loop.run_in_executor(self.pool, call)
+
+    async def _analyse(self, stories: Sequence[Story]) -> list[Analysed]:
+        """Keys, fingerprints and rule hits of every story, computed off the event loop."""
+        loop = asyncio.get_running_loop()
+        if self.pool is not None:
+            return await loop.run_in_executor(self.pool, analyse_here, stories)
+        return await loop.run_in_executor(None, analyse, stories, self.rulebook)
 
     def _record(
         self,
@@ -289,6 +301,7 @@ class Pipeline:
         *,
         error: str | None = None,
         parsed: ParsedFeed | None = None,
+        analysed: Sequence[Analysed] = (),
         not_modified: bool = False,
     ) -> FeedOutcome:
         """Decide what this poll means (new stories, alerts, next poll, notices) and store it.
@@ -328,14 +341,14 @@ class Pipeline:
         queued: list[QueuedAlert] = []
         candidates: list[str] = []
         if parsed is not None:
-            candidates = [key for story in parsed.stories for key in identity_keys(story)]
+            candidates = [key for item in analysed for key in item.keys]
             known = self.store.known_stories(candidates)
-            fresh = select_new(parsed.stories, known.keys())
+            fresh = fresh_items(analysed, known.keys(), lambda item: item.keys)
             first_poll = state is None or state.first_polled_at is None
             records, queued = self._decide_new(
                 fresh, first_poll=first_poll, max_age=feed.max_age, now=now
             )
-            edited, edit_alerts = self._decide_edits(parsed.stories, known, now)
+            edited, edit_alerts = self._decide_edits(analysed, known, now)
             queued += edit_alerts
         if error:
             log.warning("feed '%s' (%s): %s", feed.name, feed.url, error)
@@ -382,7 +395,7 @@ class Pipeline:
         )
 
     def _decide_new(
-        self, fresh: list[NewStory], *, first_poll: bool, max_age: timedelta, now: datetime
+        self, fresh: list[Analysed], *, first_poll: bool, max_age: timedelta, now: datetime
     ) -> tuple[list[StoryRecord], list[QueuedAlert]]:
         """Place each new story in a cluster and decide which rules alert on it.
 
@@ -394,19 +407,26 @@ class Pipeline:
         records: list[StoryRecord] = []
         queued: list[QueuedAlert] = []
         taken: set[str] = set()  # once-keys decided in this batch, not yet stored
-        for index, new in enumerate(fresh):
-            story = new.story
-            print_ = fingerprint(story.title, story.summary or story.content)
-            found = self.clusters.find(print_) if self.config.cluster else None
+        for index, item in enumerate(fresh):
+            story = item.story
+            found = self.clusters.find(item.fingerprint) if self.config.cluster else None
             cluster_id = found if found is not None else new_cluster_id()
-            records.append(StoryRecord(new, cluster_id, print_.to_json(), text_hash(story)))
+            records.append(
+                StoryRecord(
+                    NewStory(story, item.keys),
+                    cluster_id,
+                    item.fingerprint.to_json(),
+                    item.text_hash,
+                )
+            )
             if self.config.cluster:
-                self.clusters.add(cluster_id, print_, now)
+                self.clusters.add(cluster_id, item.fingerprint, now)
             if first_poll and not is_recent(story, now, max_age):
                 continue  # remembered, so it never alerts later, but too old to alert now
-            document = prepare(story)
-            for hit in self.rulebook.match(document):
-                rule = self.rules[hit.rule]
+            for rule_name, shown in item.hits:
+                rule = self.rules.get(rule_name)
+                if rule is None:  # analysed by workers still holding rules since removed
+                    continue
                 once_key, kind = f"alert:{cluster_id}:{rule.name}", "alert"
                 if once_key in taken or self.store.existing_once_keys([once_key]):
                     if not rule.updates:
@@ -421,7 +441,7 @@ class Pipeline:
                         story_index=index,
                         rule=rule.name,
                         routes=self._routes(rule, now),
-                        snippet=snippet(document, hit),
+                        snippet=shown,
                         once_key=once_key,
                         kind=kind,
                     )
@@ -429,17 +449,18 @@ class Pipeline:
         return records, queued
 
     def _decide_edits(
-        self, stories: Sequence[Story], known: Mapping[str, KnownStory], now: datetime
+        self, analysed: Sequence[Analysed], known: Mapping[str, KnownStory], now: datetime
     ) -> tuple[list[EditedStory], list[QueuedAlert]]:
         """Stories edited in place keep their identity; rules with ``updates`` hear of it."""
         edited: list[EditedStory] = []
         queued: list[QueuedAlert] = []
         watching = [rule for rule in self.rules.values() if rule.updates]
-        for story in stories:
-            stored = next((known[k] for k in identity_keys(story) if k in known), None)
+        for item in analysed:
+            story = item.story
+            stored = next((known[k] for k in item.keys if k in known), None)
             if stored is None or stored.text_hash is None:
                 continue
-            digest = text_hash(story)
+            digest = item.text_hash
             if digest == stored.text_hash or any(e.story_id == stored.story_id for e in edited):
                 continue
             edited.append(EditedStory(stored.story_id, story, digest))
@@ -548,12 +569,6 @@ def new_cluster_id() -> int:
     return secrets.randbits(52)
 
 
-def text_hash(story: Story) -> str:
-    """What an edit in place changes: the title and summary as read, not their markup."""
-    text = f"{html_to_text(story.title)}\n{html_to_text(story.summary)}"
-    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
 def _update_label(alert: Alert) -> str:
     if alert.kind == "edit":
         return f"updated by {alert.feed}"
@@ -606,6 +621,18 @@ def global_fetch_settings(config: Config) -> FetchSettings:
     )
 
 
+# Below this many feeds, starting worker processes costs more than it saves.
+POOL_MIN_FEEDS = 20
+
+
+def workers_for(config: Config) -> int:
+    """Worker processes to start: the config's ``workers``, or by default one per spare
+    core once there are enough feeds to be worth it."""
+    if config.workers is not None:
+        return config.workers
+    return worker_count(None) if len(config.feeds) >= POOL_MIN_FEEDS else 0
+
+
 def build_deliverer(config: Config, stdout: TextIO | None = None) -> Deliverer:
     deliverer = Deliverer(config.channels, config.env, Renderer(config.templates), stdout=stdout)
     for channel, problem in deliverer.problems().items():
@@ -625,11 +652,12 @@ async def open_pipeline(
     *,
     clock: Clock = utc_now,
     stdout: TextIO | None = None,
-    parse_executor: Executor | None = None,
     metrics: Metrics | None = None,
 ) -> AsyncIterator[Pipeline]:
     """Everything a pass needs, opened in order and closed in reverse, even on error."""
     store = Store(config.database)
+    count = workers_for(config)
+    pool = start_pool(count, config.rules) if count else None
     try:
         async with Fetcher(global_fetch_settings(config)) as fetcher:
             yield Pipeline(
@@ -638,8 +666,10 @@ async def open_pipeline(
                 fetcher,
                 build_deliverer(config, stdout),
                 clock=clock,
-                parse_executor=parse_executor,
+                pool=pool,
                 metrics=metrics,
             )
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         store.close()

@@ -7,12 +7,15 @@ re-publishes old items, is one story.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Set
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from watcher.core.models import Story
+
+T = TypeVar("T")
 
 # Query parameters that only say where a click came from, never which page it is.
 _TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "hsa_", "itm_", "at_")
@@ -85,14 +88,23 @@ class NewStory:
 
 def select_new(stories: Iterable[Story], known: Set[str]) -> list[NewStory]:
     """Stories none of whose keys are known, also deduplicated within the batch."""
+    return fresh_items(
+        (NewStory(story, identity_keys(story)) for story in stories), known, lambda n: n.keys
+    )
+
+
+def fresh_items(
+    items: Iterable[T], known: Set[str], keys_of: Callable[[T], Iterable[str]]
+) -> list[T]:
+    """Items none of whose keys are known, nor taken by an earlier item of the batch."""
     seen = set(known)
-    fresh: list[NewStory] = []
-    for story in stories:
-        keys = identity_keys(story)
+    fresh: list[T] = []
+    for item in items:
+        keys = tuple(keys_of(item))
         if any(key in seen for key in keys):
             continue
         seen.update(keys)
-        fresh.append(NewStory(story, keys))
+        fresh.append(item)
     return fresh
 
 

@@ -1,0 +1,50 @@
+"""Everything decided about a story that depends on the story alone.
+
+Identity keys, the clustering fingerprint, the text hash that reveals an edit,
+and which rules match (with their snippets): computed for a whole feed in one
+call, so it can run in a worker process while the event loop keeps only the
+decisions that need the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from watcher.core.cluster import Fingerprint, fingerprint
+from watcher.core.dedupe import identity_keys
+from watcher.core.models import Snippet, Story
+from watcher.core.rules import RuleBook, prepare, snippet
+from watcher.core.text import html_to_text
+
+
+@dataclass(frozen=True, slots=True)
+class Analysed:
+    story: Story
+    keys: tuple[str, ...]
+    fingerprint: Fingerprint
+    text_hash: str
+    hits: tuple[tuple[str, Snippet], ...]  # (rule name, snippet), in the rules' order
+
+
+def text_hash(story: Story) -> str:
+    """What an edit in place changes: the title and summary as read, not their markup."""
+    text = f"{html_to_text(story.title)}\n{html_to_text(story.summary)}"
+    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def analyse(stories: Sequence[Story], book: RuleBook) -> list[Analysed]:
+    analysed = []
+    for story in stories:
+        document = prepare(story)
+        analysed.append(
+            Analysed(
+                story=story,
+                keys=identity_keys(story),
+                fingerprint=fingerprint(story.title, story.summary or story.content),
+                text_hash=text_hash(story),
+                hits=tuple((hit.rule, snippet(document, hit)) for hit in book.match(document)),
+            )
+        )
+    return analysed

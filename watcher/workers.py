@@ -1,0 +1,46 @@
+"""Worker processes for the CPU-heavy stages (parsing, analysis), so both cores work.
+
+Each worker compiles the rules once, when it starts; a reload that changes the
+rules starts a new pool.  With ``workers: 0`` everything runs in threads of
+the daemon's own process instead.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+
+from watcher.core.analyse import Analysed, analyse
+from watcher.core.models import RuleSpec, Story
+from watcher.core.rules import RuleBook, compile_rule
+
+_book: RuleBook | None = None
+
+
+def _start(rules: Sequence[RuleSpec]) -> None:
+    global _book
+    _book = RuleBook(compile_rule(rule) for rule in rules)
+
+
+def analyse_here(stories: Sequence[Story]) -> list[Analysed]:
+    """Run in a worker: the worker's own compiled rules."""
+    assert _book is not None, "worker started without rules"
+    return analyse(stories, _book)
+
+
+def worker_count(setting: int | None) -> int:
+    """``workers`` from the config; None means one per core beyond the event loop's."""
+    if setting is not None:
+        return setting
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+def start_pool(count: int, rules: Sequence[RuleSpec]) -> ProcessPoolExecutor:
+    # forkserver: workers start from a clean process, not a copy of one with threads.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["watcher.core.analyse", "watcher.core.parse"])
+    return ProcessPoolExecutor(
+        max_workers=count, mp_context=context, initializer=_start, initargs=(tuple(rules),)
+    )
