@@ -51,7 +51,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -452,7 +452,7 @@ class ServerProcess:
 # ---------------------------------------------------------------- the client (child process)
 
 
-class InlineExecutor(Executor):
+class InlineExecutor(ThreadPoolExecutor):
     """Runs each call at once in the caller's thread: for profiling every stage in one thread."""
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:

@@ -66,7 +66,7 @@ def setup_logging(level: str = "info", fmt: str = "text", stream: TextIO | None 
     root.addHandler(handler)
     root.setLevel(level.upper())
     _handler = handler
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "apprise"):
+    for noisy in ("httpx", "httpcore", "apscheduler", "apprise", "watchfiles"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

@@ -134,6 +134,10 @@ class Pipeline:
         self.clusters = ClusterIndex()
         # One delivery run at a time: two runs could otherwise both send the same row.
         self._delivering = asyncio.Lock()
+        # Feeds between "fetch started" and "recorded": the fetch limit, plus a few waiting
+        # for a parse worker.  Without it, when parsing is the bottleneck, every feed of a
+        # pass would sit in memory with its body fetched, waiting for a worker.
+        self._polling = asyncio.Semaphore(config.fetch.concurrency + 4)
         self._apply(config, deliverer)
 
     def reconfigure(self, config: Config, deliverer: Deliverer) -> None:
@@ -208,7 +212,8 @@ class Pipeline:
     async def poll(self, feed: FeedSpec, *, force: bool = False) -> FeedOutcome:
         """Poll one feed, unless a server-requested delay or an error backoff holds it."""
         try:
-            return await self._poll(feed, force)
+            async with self._polling:
+                return await self._poll(feed, force)
         except Exception as exc:  # a bug must not take the other feeds down with it
             log.exception("feed '%s': unexpected error", feed.name)
             return FeedOutcome(feed.name, error=f"internal error: {exc}")
