@@ -67,7 +67,3 @@ class FeedError(WatcherError):
 
 class StoreError(WatcherError):
     """The database cannot be opened or migrated."""
-
-
-class DeliveryError(WatcherError):
-    """A channel could not be notified."""

@@ -14,6 +14,7 @@ from lxml import etree
 from watcher.core.dates import iso_datetime
 from watcher.core.errors import FeedError
 from watcher.core.models import ParsedFeed, Story
+from watcher.core.sniff import parser_headers
 
 _SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 _NEWS_NS = "{http://www.google.com/schemas/sitemap-news/0.9}"
@@ -34,9 +35,7 @@ def parse_feed(feed: str, body: bytes, *, content_type: str | None, url: str) ->
         return _parse_json_feed(feed, body)
     if b"<urlset" in body[:2048]:
         return _parse_sitemap(feed, body)
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
+    headers = {"content-location": url, **parser_headers(content_type)}
     # watcher never shows feed HTML (it is stripped to text, and every output
     # escapes it), so feedparser's sanitising and link rewriting, half of its
     # time, would be wasted.

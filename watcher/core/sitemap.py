@@ -20,8 +20,6 @@ from watcher.core.errors import FeedError
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _MB = 1024 * 1024
-# The sitemaps protocol's own limit on an uncompressed sitemap: a sane ``limit``.
-MAX_SITEMAP_BYTES = 50 * _MB
 # Sitemaps may come from anywhere: never expand entities or reach the network.
 _PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "recover": True}
 _SITEMAP_LINE = re.compile(r"^\s*sitemap\s*:\s*(\S+)", re.IGNORECASE)
