@@ -18,6 +18,7 @@ import tracemalloc
 import zlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
 from typing import TypeVar
 
 import feedparser
@@ -540,3 +541,31 @@ def test_feeds_that_pass_the_guard_parse_fast_and_small() -> None:
         tracemalloc.stop()
     assert parsed.entries[0].title == "a\xa0" * 100_000 + "z"
     assert took < 5.0 and peak < 50 * MB
+
+
+def test_a_connection_closed_unanswered_is_tried_once_more() -> None:
+    """A kept-alive connection the server just closed must not fail the feed."""
+    answered: list[int] = []
+
+    def flaky(handler: BaseHTTPRequestHandler) -> None:
+        if not answered:
+            answered.append(0)
+            handler.close_connection = True
+            handler.wfile.flush()
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return
+        body = GOOD_FEED
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    async def run(url: str) -> FetchedFeed:
+        async with Fetcher(FetchSettings(deadline=5)) as fetcher:
+            return await fetcher.fetch(FetchRequest("flaky", url))
+
+    with HTTPServer() as server:
+        server.add("/flaky", handler=flaky)
+        result = asyncio.run(run(server.url("/flaky")))
+        assert result.error is None and result.body == GOOD_FEED
+        assert len(server.hits("/flaky")) == 2

@@ -403,7 +403,18 @@ class Fetcher:
             yield
 
     async def fetch(self, req: FetchRequest) -> FetchedFeed:
-        """Fetch one feed; every failure is reported in ``FetchedFeed.error``, never raised."""
+        """Fetch one feed; every failure is reported in ``FetchedFeed.error``, never raised.
+
+        A connection closed before any answer is tried once more: it is most often a
+        kept-alive connection the server had just closed, and a new one works.
+        """
+        result = await self._fetch_once(req)
+        if result.error is not None and result.error.kind == "closed":
+            log.debug("feed %r: connection closed unanswered; trying once more", req.feed)
+            result = await self._fetch_once(req)
+        return result
+
+    async def _fetch_once(self, req: FetchRequest) -> FetchedFeed:
         if self._client is None:
             raise RuntimeError("Fetcher must be used as 'async with Fetcher(...)'")
         settings = req.settings or self.settings
@@ -467,7 +478,7 @@ class Fetcher:
             )
         text = str(exc)
         if "without sending a response" in text or not text:
-            return FeedError("the server closed the connection without answering", kind="protocol")
+            return FeedError("the server closed the connection without answering", kind="closed")
         if isinstance(exc, httpx.ReadError):
             return FeedError(
                 f"the connection broke before the server answered: {text}", kind="protocol"
