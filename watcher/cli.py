@@ -22,7 +22,7 @@ import click
 from rich.console import Console
 
 from watcher import __version__
-from watcher.config import Config, load_config, locate_config
+from watcher.config import Config, channel_secrets, load_config, locate_config
 from watcher.core.errors import ConfigError, StoreError, WatcherError
 from watcher.log import redact, setup_logging
 
@@ -38,17 +38,8 @@ class Context:
 
     def config(self) -> Config:
         config = load_config(self.config_path)
-        redact(_secrets_in(config))
+        redact(channel_secrets(config.channels.values(), config.env))
         return config
-
-
-def _secrets_in(config: Config) -> list[str]:
-    from watcher.config import ENV_VAR
-
-    names = {
-        var for ch in config.channels.values() for url in ch.urls for var in ENV_VAR.findall(url)
-    }
-    return [config.env[name] for name in names if config.env.get(name)]
 
 
 def say(message: str) -> None:

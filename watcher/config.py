@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -681,6 +681,12 @@ def _parent(loc: tuple[int | str, ...]) -> str:
 def expand_env(template: str, env: Mapping[str, str]) -> str:
     """Fill ``${VAR}`` from the environment; the config loader has checked each is set."""
     return ENV_VAR.sub(lambda m: env.get(m.group(1), ""), template)
+
+
+def channel_secrets(channels: Iterable[ChannelSpec], env: Mapping[str, str]) -> list[str]:
+    """The values of every ``${VAR}`` the channels use: never to be shown anywhere."""
+    names = {var for spec in channels for url in spec.urls for var in ENV_VAR.findall(url)}
+    return sorted((env[name] for name in names if env.get(name)), key=len, reverse=True)
 
 
 def json_schema() -> dict[str, Any]:

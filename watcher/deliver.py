@@ -14,13 +14,13 @@ import io
 import logging
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
 import apprise
 
-from watcher.config import ENV_VAR, STDOUT_CHANNEL, expand_env
+from watcher.config import STDOUT_CHANNEL, channel_secrets, expand_env
 from watcher.core.errors import WatcherError
 from watcher.core.models import Alert, ChannelSpec, Notice
 from watcher.core.render import Format, Message, Renderer, format_for_url
@@ -58,12 +58,6 @@ def mask_url(template: str) -> str:
         user = userinfo.split(":", 1)[0]
         return f"{scheme}://{user}:***@{host}"
     return template
-
-
-def channel_secrets(channels: Iterable[ChannelSpec], env: Mapping[str, str]) -> list[str]:
-    """The values of every ``${VAR}`` the channels use: never to be shown anywhere."""
-    names = {var for spec in channels for url in spec.urls for var in ENV_VAR.findall(url)}
-    return sorted((env[name] for name in names if env.get(name)), key=len, reverse=True)
 
 
 class Deliverer:
