@@ -110,6 +110,38 @@ def test_truncated_feed_keeps_what_it_could_read() -> None:
     assert parsed.problem and "malformed" in parsed.problem
 
 
+def test_utf8_feed_served_without_content_type_keeps_its_text() -> None:
+    # No Content-Type header and no encoding in the XML declaration: XML's own
+    # default (UTF-8) applies.  feedparser, given any other response header,
+    # assumed HTTP's text/xml default (ISO-8859-1) and turned this title, from
+    # citydog.by's feed, into mojibake.
+    title = (
+        "«Во заваливает!» Преподаватели литературы рассказывают, "
+        "на чем подлавливают студентов на экзаменах"
+    )
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Новости</title>'
+        f"<item><title>{title}</title><link>http://x.org/1</link></item></channel></rss>"
+    ).encode()
+    (item,) = parse_feed("c", body, content_type=None, url="http://x.org/rss").stories
+    assert item.title == title
+
+
+def test_relative_links_resolve_against_the_feed_url_and_xml_base() -> None:
+    body = b"""<?xml version="1.0"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>
+<entry><id>1</id><title>One</title><link href="/news/1"/></entry>
+<entry xml:base="/blog/"><id>2</id><title>Two</title><link href="post-2"/></entry>
+<entry><id>3</id><title>Three</title><link href="https://other.org/3"/></entry>
+</feed>"""
+    parsed = parse_feed("a", body, content_type="application/atom+xml", url="https://x.org/f/atom")
+    assert [s.link for s in parsed.stories] == [
+        "https://x.org/news/1",
+        "https://x.org/blog/post-2",
+        "https://other.org/3",
+    ]
+
+
 def test_html_page_is_not_a_feed() -> None:
     with pytest.raises(FeedError, match="not a feed"):
         parse_feed("wire", b"<html><body><p>Oops</p>", content_type="text/html", url="http://x/")

@@ -12,11 +12,11 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from watcher.core.cluster import Fingerprint, fingerprint
+from watcher.core.cluster import Fingerprint, fingerprint_text
 from watcher.core.dedupe import identity_keys
 from watcher.core.models import Snippet, Story
 from watcher.core.rules import RuleBook, prepare, snippet
-from watcher.core.text import html_to_text
+from watcher.core.text import StoryText
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,22 +28,27 @@ class Analysed:
     hits: tuple[tuple[str, Snippet], ...]  # (rule name, snippet), in the rules' order
 
 
-def text_hash(story: Story) -> str:
+def text_hash(story: Story, text: StoryText | None = None) -> str:
     """What an edit in place changes: the title and summary as read, not their markup."""
-    text = f"{html_to_text(story.title)}\n{html_to_text(story.summary)}"
-    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+    if text is None:
+        text = StoryText.of(story)
+    joined = f"{text.title}\n{text.summary}"
+    return hashlib.sha1(joined.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def analyse(stories: Sequence[Story], book: RuleBook) -> list[Analysed]:
     analysed = []
     for story in stories:
-        document = prepare(story)
+        text = StoryText.of(story)
+        document = prepare(story, text)
+        # The lead is the summary, or the content when there is no summary at all.
+        lead = text.summary if story.summary else text.content
         analysed.append(
             Analysed(
                 story=story,
                 keys=identity_keys(story),
-                fingerprint=fingerprint(story.title, story.summary or story.content),
-                text_hash=text_hash(story),
+                fingerprint=fingerprint_text(text.title, lead),
+                text_hash=text_hash(story, text),
                 hits=tuple((hit.rule, snippet(document, hit)) for hit in book.match(document)),
             )
         )

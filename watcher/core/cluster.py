@@ -17,6 +17,7 @@ window of ordinary news.  See docs/clustering.md for the measurements.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import json
 import sys
@@ -97,13 +98,18 @@ _SECTION = regex.compile(r"^\s*([^›»]{1,40}?)\s*[›»]\s*")
 _TAIL_SEPARATOR = regex.compile(r"\s+[-–—|]\s+|\s*\|\s*")
 _PAREN_TAIL = regex.compile(r"\s*\(([^()]{1,40})\)\s*$")
 _DOMAIN = regex.compile(r"^[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}$")
-# Abbreviations that fold into stopwords ("US" -> "us") or into single letters.
-_ABBREVIATIONS = (
-    (regex.compile(r"\bU\.\s?S\.(?:\s?A\.)?|\bUSA?\b|\bUnited States\b"), "USA"),
-    (regex.compile(r"\bU\.\s?K\.|\bUK\b"), "UK"),
-    (regex.compile(r"\bU\.\s?N\.|\bUN\b"), "UN"),
-    (regex.compile(r"\bE\.\s?U\.|\bEU\b"), "EU"),
+# Abbreviations that fold into stopwords ("US" -> "us") or into single letters;
+# one alternation, so a text is scanned once rather than once per abbreviation.
+_ABBREVIATION = regex.compile(
+    r"(?P<USA>\bU\.\s?S\.(?:\s?A\.)?|\bUSA?\b|\bUnited States\b)"
+    r"|(?P<UK>\bU\.\s?K\.|\bUK\b)|(?P<UN>\bU\.\s?N\.|\bUN\b)|(?P<EU>\bE\.\s?U\.|\bEU\b)"
 )
+
+
+def _expand_abbreviations(text: str) -> str:
+    return str(_ABBREVIATION.sub(lambda m: m.lastgroup or "", text))
+
+
 _SPACE = regex.compile(r"\s+")
 _DIGIT_GROUPING = regex.compile(r"(?<=\d)[.,'’\u00a0\u202f](?=\d)")
 # "WASHINGTON (Reuters) - ", "TEHRAN, Aug. 12 (MNA) – ", "VATICAN CITY (AP) — ".
@@ -219,10 +225,11 @@ def _all_hash(value: object) -> TypeGuard[list[int]]:
 
 def normalise_title(title: str) -> str:
     """Folded headline without wire markers ("UPDATE 1-"), sections ("World ›") or outlets."""
-    text = html_to_text(title)
-    for pattern, replacement in _ABBREVIATIONS:
-        text = pattern.sub(replacement, text)
-    text = fold(text).strip()
+    return _normalise_title_text(html_to_text(title))
+
+
+def _normalise_title_text(text: str) -> str:
+    text = fold(_expand_abbreviations(text)).strip()
     previous = None
     while text != previous:
         previous = text
@@ -245,17 +252,37 @@ def normalise_title(title: str) -> str:
 
 def normalise_lead(lead: str) -> str:
     """Lead text without markup, dateline or agency credit ("ATHENS (ANA-MPA) - ")."""
-    text = html_to_text(lead)
+    return _normalise_lead_text(html_to_text(lead))
+
+
+def _normalise_lead_text(text: str) -> str:
     text = _DATELINE.sub("", text, count=1)
     text = _CREDIT.sub("", text, count=1)
     return str(_CAPS_PLACE.sub("", text, count=1))
 
 
+def _lead_tokens(lead: str) -> list[str]:
+    """The first ``LEAD_WORDS`` tokens of a lead; a long lead is only read as far as needed."""
+    if len(lead) > _LEAD_PREFIX_CHARS:
+        cut = lead.find(" ", _LEAD_PREFIX_CHARS)
+        if cut > 0:
+            # Tokens near the cut could differ ("United | States"), so the prefix
+            # must hold a margin beyond the words kept.
+            tokens = _tokens(lead[:cut], abbreviations=True)
+            if len(tokens) > LEAD_WORDS + 5:
+                return tokens[:LEAD_WORDS]
+    return _tokens(lead, abbreviations=True)[:LEAD_WORDS]
+
+
+_LEAD_PREFIX_CHARS = 1000  # enough for LEAD_WORDS words in any script
+
+
 def _tokens(text: str, abbreviations: bool) -> list[str]:
     if abbreviations:
-        for pattern, replacement in _ABBREVIATIONS:
-            text = pattern.sub(replacement, text)
+        text = _expand_abbreviations(text)
     folded = _DIGIT_GROUPING.sub("", fold(text))
+    if not _CJK.search(folded):
+        return words(folded)
     out: list[str] = []
     for word in words(folded):
         if _CJK.search(word):  # no spaces between words: use character pairs
@@ -265,6 +292,9 @@ def _tokens(text: str, abbreviations: bool) -> list[str]:
     return out
 
 
+# Memoised: headline and lead words repeat across stories, and every story
+# stems about fifty of them.  Bounded, as the daemon runs for months.
+@functools.lru_cache(maxsize=1 << 16)
 def _stem(word: str) -> str:
     """Crude, but the same on both sides: inflections and demonyms meet ("Syrian", "Syria")."""
     if _LATIN.match(word):
@@ -305,8 +335,16 @@ def _content_terms(tokens: Iterable[str]) -> tuple[str, ...]:
 
 def fingerprint(title: str, lead: str) -> Fingerprint:
     """Fingerprint a story from its raw headline and lead (either may hold HTML)."""
-    title_terms = _content_terms(_tokens(normalise_title(title), abbreviations=False))
-    lead_tokens = _tokens(normalise_lead(lead), abbreviations=True)[:LEAD_WORDS]
+    return fingerprint_text(html_to_text(title), html_to_text(lead))
+
+
+def fingerprint_text(title: str, lead: str) -> Fingerprint:
+    """``fingerprint`` of a headline and lead already passed through ``html_to_text``.
+
+    For callers that strip the markup once for several purposes (``analyse``).
+    """
+    title_terms = _content_terms(_tokens(_normalise_title_text(title), abbreviations=False))
+    lead_tokens = _lead_tokens(_normalise_lead_text(lead))
     stems = [_stem(w) for w in lead_tokens]
     hashes = {
         zlib.crc32("\x1f".join(stems[i : i + SHINGLE_WORDS]).encode())

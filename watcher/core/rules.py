@@ -17,7 +17,7 @@ import re2
 
 from watcher.core.errors import QueryError
 from watcher.core.models import Hit, RuleSpec, Snippet, Story
-from watcher.core.text import WORD, fold, fold_keep_case, html_to_text
+from watcher.core.text import WORD, StoryText, fold, fold_keep_case, html_to_text
 
 FIELDS: tuple[str, ...] = ("title", "summary", "content", "author", "url", "category", "feed")
 _FIELD_INDEX = {name: i for i, name in enumerate(FIELDS)}
@@ -211,12 +211,18 @@ class Document:
         self.vocabulary: set[str] = self.body.union(*(fields[f].present for f in _NOT_BODY))
 
 
-def prepare(story: Story) -> Document:
-    """Normalise a story once, before any rule runs."""
+def prepare(story: Story, text: StoryText | None = None) -> Document:
+    """Normalise a story once, before any rule runs.
+
+    ``text``: the story's title, summary and content already stripped of markup,
+    when the caller needed them too.
+    """
+    if text is None:
+        text = StoryText.of(story)
     fields = (
-        _Field((html_to_text(story.title),)),
-        _Field((html_to_text(story.summary),)),
-        _Field((html_to_text(story.content),)),
+        _Field((text.title,)),
+        _Field((text.summary,)),
+        _Field((text.content,)),
         _Field((html_to_text(story.author),)),
         _Field((html_to_text(story.link or ""),)),
         _Field(tuple(html_to_text(c) for c in story.categories) or ("",)),

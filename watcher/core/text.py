@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import html
 import unicodedata
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import regex
+
+if TYPE_CHECKING:
+    from watcher.core.models import Story
 
 _TAG_NAME = regex.compile(r"/?([a-zA-Z][a-zA-Z0-9]*)")
 # Elements whose content is never prose: dropped with their content when closed.
@@ -121,3 +126,22 @@ def words(text: str) -> list[str]:
     """Split already-folded text into words: runs of letters, marks and digits."""
     found: list[str] = WORD.findall(text)
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class StoryText:
+    """A story's title, summary and content with the markup stripped: done once, read by all.
+
+    Matching, clustering and the edit hash each need these; stripping a long
+    ``content:encoded`` three times was a tenth of the per-story cost.
+    """
+
+    title: str
+    summary: str
+    content: str
+
+    @classmethod
+    def of(cls, story: Story) -> StoryText:
+        return cls(
+            html_to_text(story.title), html_to_text(story.summary), html_to_text(story.content)
+        )
