@@ -556,6 +556,8 @@ STAGE_OF: tuple[tuple[str, frozenset[str] | None, str], ...] = (
     ("watcher/store.py", None, "store (feed state, record_poll)"),
     ("watcher/core/cluster.py", None, "cluster (fingerprints)"),
     ("watcher/core/rules.py", None, "match (prepare, RuleBook, snippet)"),
+    ("watcher/core/analyse.py", None, "analyse (keys, fingerprint, match)"),
+    ("watcher/workers.py", None, "analyse (keys, fingerprint, match)"),
     ("watcher/", None, "other decisions (politeness, health...)"),
 )
 
@@ -965,6 +967,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="feeds in the profiled pass (cProfile makes it slow; 0: all)",
     )
     parser.add_argument(
+        "--profile-main",
+        action="store_true",
+        help="profile the event loop's process with 2 worker processes, instead of"
+        " every stage inline: what the loop itself spends",
+    )
+    parser.add_argument(
         "--sweep",
         nargs="*",
         default=[],
@@ -1016,7 +1024,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     profiled = (
         Run("profile: inline parse", "inline", args.concurrency, args.per_host, profile=True)
-        if args.profile
+        if args.profile and not args.profile_main
+        else Run(
+            "profile: event loop process, 2 workers",
+            "process",
+            args.concurrency,
+            args.per_host,
+            profile=True,
+            workers=2,
+        )
+        if args.profile_main
         else None
     )
     started = time.perf_counter()

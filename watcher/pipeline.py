@@ -410,22 +410,28 @@ class Pipeline:
         """
         self.clusters.evict(now - self.config.cluster_window)
         records: list[StoryRecord] = []
-        queued: list[QueuedAlert] = []
-        taken: set[str] = set()  # once-keys decided in this batch, not yet stored
-        for index, item in enumerate(fresh):
-            story = item.story
+        joined: set[int] = set()  # clusters of earlier stories: they may have alerted already
+        for item in fresh:
             found = self.clusters.find(item.fingerprint) if self.config.cluster else None
             cluster_id = found if found is not None else new_cluster_id()
+            if found is not None:
+                joined.add(found)
             records.append(
-                StoryRecord(
-                    NewStory(story, item.keys),
-                    cluster_id,
-                    item.fingerprint.to_json(),
-                    item.text_hash,
-                )
-            )
+                StoryRecord(NewStory(item.story, item.keys), cluster_id, item.fingerprint_json,
+                            item.text_hash)
+            )  # fmt: skip
             if self.config.cluster:
                 self.clusters.add(cluster_id, item.fingerprint, now)
+        # One query for the whole poll: which (cluster, rule) pairs have alerted before.
+        taken = self.store.existing_once_keys(
+            f"alert:{record.cluster_id}:{rule}"
+            for record, item in zip(records, fresh, strict=True)
+            if record.cluster_id in joined
+            for rule, _ in item.hits
+        )  # then also the once-keys decided in this batch, not yet stored
+        queued: list[QueuedAlert] = []
+        for index, (item, record) in enumerate(zip(fresh, records, strict=True)):
+            story, cluster_id = item.story, record.cluster_id
             if first_poll and not is_recent(story, now, max_age):
                 continue  # remembered, so it never alerts later, but too old to alert now
             for rule_name, shown in item.hits:
@@ -433,7 +439,7 @@ class Pipeline:
                 if rule is None:  # analysed by workers still holding rules since removed
                     continue
                 once_key, kind = f"alert:{cluster_id}:{rule.name}", "alert"
-                if once_key in taken or self.store.existing_once_keys([once_key]):
+                if once_key in taken:
                     if not rule.updates:
                         continue
                     once_key, kind = f"update:{cluster_id}:{rule.name}:{story.feed}", "update"

@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlite_utils
 
-from watcher.core.dedupe import NewStory, canonical_url
+from watcher.core.dedupe import NewStory
 from watcher.core.errors import StoreError
 from watcher.core.models import Alert, Notice, Snippet, Story
 
@@ -334,7 +334,7 @@ class Store:
             self._where_in(
                 "UPDATE story_keys SET last_seen = ? WHERE key IN ({marks})", listed_keys, now
             )
-            story_ids = [self._insert_story(record, poll.now) for record in new_stories]
+            story_ids = self._insert_stories(new_stories, poll.now)
             for edit in edited:
                 self.db.execute(
                     """UPDATE stories SET title = ?, summary = ?, content = ?, text_hash = ?
@@ -371,36 +371,51 @@ class Store:
     def _ensure_feed(self, name: str, url: str) -> None:
         self.db.execute("INSERT OR IGNORE INTO feeds (name, url) VALUES (?, ?)", [name, url])
 
-    def _insert_story(self, record: StoryRecord, now: datetime) -> int:
-        new = record.new
-        story = new.story
-        cursor = self.db.execute(
-            """INSERT INTO stories (feed, guid, link, canonical_link, title, summary, content,
-               author, categories, published, seen_at, cluster_id, fingerprint, text_hash)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+    def _insert_stories(self, records: Sequence[StoryRecord], now: datetime) -> list[int]:
+        """Insert a poll's new stories in two statements; returns their ids, in order.
+
+        The ids are chosen here (after the largest in use, inside the poll's
+        transaction) so that one ``executemany`` can insert every story.
+        """
+        if not records:
+            return []
+        first = int(self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM stories").fetchone()[0])
+        ids = list(range(first, first + len(records)))
+        seen_at = iso(now)
+        self.db.conn.executemany(
+            """INSERT INTO stories (id, feed, guid, link, canonical_link, title, summary,
+               content, author, categories, published, seen_at, cluster_id, fingerprint,
+               text_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             [
-                story.feed,
-                story.guid,
-                story.link,
-                canonical_url(story.link) if story.link else None,
-                story.title,
-                story.summary,
-                story.content,
-                story.author,
-                json.dumps(list(story.categories)),
-                iso(story.published),
-                iso(now),
-                record.cluster_id,
-                record.fingerprint,
-                record.text_hash,
+                (
+                    story_id,
+                    record.new.story.feed,
+                    record.new.story.guid,
+                    record.new.story.link,
+                    record.new.canonical_link,
+                    record.new.story.title,
+                    record.new.story.summary,
+                    record.new.story.content,
+                    record.new.story.author,
+                    json.dumps(list(record.new.story.categories)),
+                    iso(record.new.story.published),
+                    seen_at,
+                    record.cluster_id,
+                    record.fingerprint,
+                    record.text_hash,
+                )
+                for story_id, record in zip(ids, records, strict=True)
             ],
         )
-        story_id = int(cursor.lastrowid or 0)
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO story_keys (key, story_id, last_seen) VALUES (?, ?, ?)",
-            [(key, story_id, iso(now)) for key in new.keys],
+            [
+                (key, story_id, seen_at)
+                for story_id, record in zip(ids, records, strict=True)
+                for key in record.new.keys
+            ],
         )
-        return story_id
+        return ids
 
     def _queue_alert(self, story_id: int, queued: QueuedAlert, now: str | None) -> int:
         snippet = json.dumps({"text": queued.snippet.text, "marks": queued.snippet.marks})

@@ -24,6 +24,7 @@ class Analysed:
     story: Story
     keys: tuple[str, ...]
     fingerprint: Fingerprint
+    fingerprint_json: str  # as stored; made here so the event loop need not
     text_hash: str
     hits: tuple[tuple[str, Snippet], ...]  # (rule name, snippet), in the rules' order
 
@@ -43,11 +44,13 @@ def analyse(stories: Sequence[Story], book: RuleBook) -> list[Analysed]:
         document = prepare(story, text)
         # The lead is the summary, or the content when there is no summary at all.
         lead = text.summary if story.summary else text.content
+        print_ = fingerprint_text(text.title, lead)
         analysed.append(
             Analysed(
                 story=story,
                 keys=identity_keys(story),
-                fingerprint=fingerprint_text(text.title, lead),
+                fingerprint=print_,
+                fingerprint_json=print_.to_json(),
                 text_hash=text_hash(story, text),
                 hits=tuple((hit.rule, snippet(document, hit)) for hit in book.match(document)),
             )

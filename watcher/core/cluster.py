@@ -493,13 +493,18 @@ class ClusterIndex:
 
     def find(self, fp: Fingerprint) -> int | None:
         """Key of the best entry reporting the same event as ``fp``, or ``None``."""
-        best: tuple[float, datetime, int] | None = None
-        for eid in self._candidates(fp):
-            entry = self._entries[eid]
-            score = similarity(fp, entry.fp)
-            if score >= self._threshold and (best is None or (score, entry.at, eid) > best):
-                best = (score, entry.at, eid)
-        return None if best is None else self._entries[best[2]].key
+        entries = self._entries
+        # Most recent first, so a tie keeps the first one scored, and a perfect
+        # score (a wire copy) ends the search: nothing later can beat it.
+        ranked = sorted(((entries[eid].at, eid) for eid in self._candidates(fp)), reverse=True)
+        best: tuple[float, int] | None = None
+        for _, eid in ranked:
+            score = similarity(fp, entries[eid].fp)
+            if score >= self._threshold and (best is None or score > best[0]):
+                best = (score, eid)
+                if score >= 1.0:
+                    break
+        return None if best is None else entries[best[1]].key
 
     def evict(self, before: datetime) -> None:
         """Drop entries stamped before ``before`` (the start of the window)."""

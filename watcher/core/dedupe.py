@@ -85,6 +85,11 @@ class NewStory:
     story: Story
     keys: tuple[str, ...]
 
+    @property
+    def canonical_link(self) -> str | None:
+        """The story's link in canonical form: ``identity_keys`` puts it first."""
+        return self.keys[0].removeprefix("link:") if self.story.link else None
+
 
 def select_new(stories: Iterable[Story], known: Set[str]) -> list[NewStory]:
     """Stories none of whose keys are known, also deduplicated within the batch."""
