@@ -36,6 +36,7 @@ import asyncio
 import contextlib
 import cProfile
 import functools
+import gc
 import gzip
 import io
 import json
@@ -636,6 +637,15 @@ async def one_pass(pipeline: Any, profile: bool, server_pid: int) -> dict[str, A
     busy = machine_busy()
     cpu = time.process_time()
     profiler = cProfile.Profile() if profile else None
+    gc_time = [0.0, 0.0]  # seconds in the cyclic garbage collector, start of the current one
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_time[1] = time.perf_counter()
+        else:
+            gc_time[0] += time.perf_counter() - gc_time[1]
+
+    gc.callbacks.append(on_gc)
     started = time.perf_counter()
     if profiler:
         profiler.enable()
@@ -643,6 +653,7 @@ async def one_pass(pipeline: Any, profile: bool, server_pid: int) -> dict[str, A
     if profiler:
         profiler.disable()
     wall = time.perf_counter() - started
+    gc.callbacks.remove(on_gc)
     cpu = time.process_time() - cpu
     workers_cpu = sum(proc_cpu(p) for p in pids) - workers_cpu
     server_cpu = proc_cpu(server_pid) - server_cpu
@@ -654,6 +665,7 @@ async def one_pass(pipeline: Any, profile: bool, server_pid: int) -> dict[str, A
         "wall": wall,
         "cpu_main": cpu,
         "cpu_workers": workers_cpu,
+        "gc": gc_time[0],
         "cpu_server": server_cpu,
         # Cores other processes (other users' jobs) kept busy meanwhile: they slow the run.
         "others_cores": max(0.0, busy - cpu - workers_cpu - server_cpu) / wall,
@@ -667,6 +679,8 @@ async def one_pass(pipeline: Any, profile: bool, server_pid: int) -> dict[str, A
     }
     if profiler:
         result["profile"] = analyse_profile(profiler, wall)
+        if os.environ.get("BENCH_PROFILE_OUT"):  # the raw profile, for pstats
+            profiler.dump_stats(os.environ["BENCH_PROFILE_OUT"])
     return result
 
 
@@ -870,7 +884,8 @@ def print_table(runs: Sequence[Run], naive: Naive, total_items: int, feeds: int)
         p1, p2 = r["pass1"], r["pass2"]
         line = (
             f"{run.label}: pass 1 {p1['items']:,}/{total_items:,} items, {p1['errors']} errors,"
-            f" CPU main {p1['cpu_main']:.1f} s + workers {p1['cpu_workers']:.1f} s"
+            f" CPU main {p1['cpu_main']:.1f} s (garbage collection {p1.get('gc', 0):.1f} s)"
+            f" + workers {p1['cpu_workers']:.1f} s"
             f" (+ server {p1['cpu_server']:.1f} s); 304 pass {p2['not_modified']}/{p2['feeds']}"
             f" not modified, {p2['errors']} errors, CPU main {p2['cpu_main']:.1f} s,"
             f" late max {p2['lateness']['max_ms']:.0f} ms;"

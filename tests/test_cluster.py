@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import pickle
 import random
 import sys
 from collections import Counter
@@ -272,6 +273,16 @@ def test_similarity_is_a_symmetric_score_between_zero_and_one(
 @given(fingerprints)
 def test_a_fingerprint_survives_storage_as_json(fp: Fingerprint) -> None:
     assert Fingerprint.from_json(fp.to_json()) == fp
+
+
+def test_fingerprints_from_worker_processes_share_their_words() -> None:
+    # Each feed's fingerprints arrive pickled from a worker process; the window
+    # must hold a word once, not once per story that says it.
+    fp = fingerprint("Rebels take Hama airport", "Rebels entered Hama on Tuesday.")
+    first, second = (pickle.loads(pickle.dumps([fp])) for _ in range(2))
+    assert first == second == [fp]
+    assert all(a is b for a, b in zip(first[0].title, second[0].title, strict=True))
+    assert all(a is b for a, b in zip(first[0].lead, second[0].lead, strict=True))
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from tzlocal import get_localzone
 
 from watcher.config import STDOUT_CHANNEL, Config
 from watcher.core import politeness
-from watcher.core.analyse import Analysed, analyse
+from watcher.core.analyse import Analysed, AnalysedFeed, analyse, parse_and_analyse
 from watcher.core.cluster import ClusterIndex, Fingerprint, fingerprint
 from watcher.core.dedupe import NewStory, fresh_items, identity_keys, is_recent, select_new
 from watcher.core.errors import FeedError
@@ -48,7 +48,7 @@ from watcher.store import (
     Store,
     StoryRecord,
 )
-from watcher.workers import analyse_here, start_pool, worker_count
+from watcher.workers import analyse_here, parse_and_analyse_here, start_pool, worker_count
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -130,7 +130,7 @@ class Pipeline:
         self.pool = pool
         self.retry = retry or RetryPolicy()
         self.metrics = metrics
-        self.reader = SourceReader(fetcher, self._offload)
+        self.reader = SourceReader(fetcher, self._offload, self._parse_stage)
         self.clusters = ClusterIndex()
         # One delivery run at a time: two runs could otherwise both send the same row.
         self._delivering = asyncio.Lock()
@@ -260,7 +260,11 @@ class Pipeline:
             )
         if feed.full_text:
             parsed = await self._full_text(feed, parsed, settings)
-        analysed = await self._analyse(parsed.stories)
+            analysed = await self._analyse(parsed.stories)
+        elif reading.analysed is not None:
+            analysed = list(reading.analysed)
+        else:
+            analysed = await self._analyse(parsed.stories)
         poll = replace(poll, fetched=reading.fetched, discovered=reading.discovered)
         return self._record(poll, parsed=parsed, analysed=analysed)
 
@@ -292,6 +296,25 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         call = functools.partial(function, *args, **kwargs)
         return await loop.run_in_executor(self.pool, call)
+
+    async def _parse_stage(
+        self, feed: FeedSpec, body: bytes, content_type: str | None, url: str
+    ) -> AnalysedFeed:
+        """Parse off the event loop, analysing in the same trip unless full text comes first."""
+        if feed.full_text:  # analysed once the article pages are in
+            return await self.reader.parse_only(feed, body, content_type, url)
+        if self.pool is not None:
+            return await self._offload(
+                parse_and_analyse_here, feed.name, body, content_type=content_type, url=url
+            )
+        return await self._offload(
+            parse_and_analyse,
+            feed.name,
+            body,
+            content_type=content_type,
+            url=url,
+            book=self.rulebook,
+        )
 
     async def _analyse(self, stories: Sequence[Story]) -> list[Analysed]:
         """Keys, fingerprints and rule hits of every story, computed off the event loop."""

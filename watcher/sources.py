@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from watcher.core.analyse import Analysed, AnalysedFeed
 from watcher.core.errors import FeedError
 from watcher.core.extract import Article, extract_article
 from watcher.core.listing import listing_stories
@@ -46,13 +47,32 @@ class Reading:
     parsed: ParsedFeed
     fetched: FetchedFeed
     discovered: str | None = None
+    # The stories' analyses, when the parse stage made them in the same trip.
+    analysed: tuple[Analysed, ...] | None = None
+
+
+# Parses a feed's body off the event loop (feed, body, content type, URL); it may
+# analyse the stories in the same trip to a worker process.
+ParseStage = Callable[[FeedSpec, bytes, str | None, str], Awaitable[AnalysedFeed]]
 
 
 class SourceReader:
-    def __init__(self, fetcher: Fetcher, offload: Callable[..., Any]) -> None:
+    def __init__(
+        self, fetcher: Fetcher, offload: Callable[..., Any], parse: ParseStage | None = None
+    ) -> None:
         self.fetcher = fetcher
         # Runs CPU-heavy work (parsing, extraction) off the event loop.
         self.offload = offload
+        self.parse = parse or self.parse_only
+
+    async def parse_only(
+        self, feed: FeedSpec, body: bytes, content_type: str | None, url: str
+    ) -> AnalysedFeed:
+        """The plain parse stage: the stories are analysed later, by the caller."""
+        parsed: ParsedFeed = await self.offload(
+            parse_feed, feed.name, body, content_type=content_type, url=url
+        )
+        return AnalysedFeed(parsed)
 
     async def read(self, feed: FeedSpec, fetched: FetchedFeed, settings: FetchSettings) -> Reading:
         """Stories from a successful fetch; a ``FeedError`` says why there are none."""
@@ -65,7 +85,8 @@ class SourceReader:
             return Reading(parsed, fetched)
         if feed.kind == "auto" and classify(body, fetched.content_type) == "html":
             return await self._discover(feed, fetched, body, settings)
-        return Reading(await self._parse(feed, fetched, body, settings), fetched)
+        result = await self._parse(feed, fetched, body, settings)
+        return Reading(result.parsed, fetched, analysed=result.analysed)
 
     async def _discover(
         self, feed: FeedSpec, page: FetchedFeed, body: bytes, settings: FetchSettings
@@ -89,21 +110,18 @@ class SourceReader:
             )
         log.info("feed '%s': %s is a page; using the feed it advertises, %s",
                  feed.name, page.final_url, url)  # fmt: skip
-        parsed = await self._parse(feed, fetched, feed_body, settings)
-        return Reading(parsed, fetched, discovered=url)
+        result = await self._parse(feed, fetched, feed_body, settings)
+        return Reading(result.parsed, fetched, discovered=url, analysed=result.analysed)
 
     async def _parse(
         self, feed: FeedSpec, fetched: FetchedFeed, body: bytes, settings: FetchSettings
-    ) -> ParsedFeed:
+    ) -> AnalysedFeed:
         refusal = not_a_feed_error(body, fetched.final_url, fetched.content_type)
         if refusal is not None:
             raise refusal
         if b"<sitemapindex" in body[:4096]:
-            return await self._sitemap_index(feed, body, settings)
-        parsed: ParsedFeed = await self.offload(
-            parse_feed, feed.name, body, content_type=fetched.content_type, url=fetched.final_url
-        )
-        return parsed
+            return AnalysedFeed(await self._sitemap_index(feed, body, settings))
+        return await self.parse(feed, body, fetched.content_type, fetched.final_url)
 
     async def _sitemap_index(
         self, feed: FeedSpec, body: bytes, settings: FetchSettings

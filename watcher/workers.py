@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from watcher.core.analyse import Analysed, analyse
+from watcher.core.analyse import Analysed, AnalysedFeed, analyse, parse_and_analyse
 from watcher.core.models import RuleSpec, Story
 from watcher.core.rules import RuleBook, compile_rule
 
@@ -28,6 +28,14 @@ def analyse_here(stories: Sequence[Story]) -> list[Analysed]:
     """Run in a worker: the worker's own compiled rules."""
     assert _book is not None, "worker started without rules"
     return analyse(stories, _book)
+
+
+def parse_and_analyse_here(
+    feed: str, body: bytes, *, content_type: str | None, url: str
+) -> AnalysedFeed:
+    """Run in a worker: parse a feed and analyse its stories with the worker's rules."""
+    assert _book is not None, "worker started without rules"
+    return parse_and_analyse(feed, body, content_type=content_type, url=url, book=_book)
 
 
 def worker_count(setting: int | None) -> int:

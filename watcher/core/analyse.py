@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from watcher.core.cluster import Fingerprint, fingerprint_text
 from watcher.core.dedupe import identity_keys
-from watcher.core.models import Snippet, Story
+from watcher.core.models import ParsedFeed, Snippet, Story
+from watcher.core.parse import parse_feed
 from watcher.core.rules import RuleBook, prepare, snippet
 from watcher.core.text import StoryText
 
@@ -56,3 +57,20 @@ def analyse(stories: Sequence[Story], book: RuleBook) -> list[Analysed]:
             )
         )
     return analysed
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysedFeed:
+    """A parsed feed and, when they were made in the same trip, its stories' analyses."""
+
+    parsed: ParsedFeed
+    analysed: tuple[Analysed, ...] | None = None
+
+
+def parse_and_analyse(
+    feed: str, body: bytes, *, content_type: str | None, url: str, book: RuleBook
+) -> AnalysedFeed:
+    """Parse and analyse in one call: one trip to a worker process per feed, not two,
+    and the stories cross between processes once."""
+    parsed = parse_feed(feed, body, content_type=content_type, url=url)
+    return AnalysedFeed(parsed, tuple(analyse(parsed.stories, book)))

@@ -22,7 +22,7 @@ import heapq
 import json
 import sys
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import count
@@ -186,6 +186,12 @@ class Fingerprint:
     lead: tuple[str, ...] = ()
     shingles: tuple[int, ...] = ()
 
+    def __reduce__(self) -> tuple[Callable[..., Fingerprint], tuple[object, ...]]:
+        # Pickle (a worker handing fingerprints to the event loop) makes new
+        # strings; intern them again, as from_json does, or a window of 50,000
+        # stories holds every word once per story (about 60 MB more).
+        return _interned, (self.title, self.lead, self.shingles)
+
     def to_json(self) -> str:
         """Compact JSON for one SQLite column; carries the version it was made with."""
         return json.dumps(
@@ -210,7 +216,11 @@ class Fingerprint:
         title, lead, shingles = data.get("t"), data.get("l"), data.get("s")
         if not (_all_str(title) and _all_str(lead) and _all_hash(shingles)):
             raise ValueError("fingerprint fields have the wrong types")
-        return cls(tuple(map(sys.intern, title)), tuple(map(sys.intern, lead)), tuple(shingles))
+        return _interned(title, lead, tuple(shingles))
+
+
+def _interned(title: Iterable[str], lead: Iterable[str], shingles: tuple[int, ...]) -> Fingerprint:
+    return Fingerprint(tuple(map(sys.intern, title)), tuple(map(sys.intern, lead)), shingles)
 
 
 def _all_str(value: object) -> TypeGuard[list[str]]:
