@@ -44,8 +44,16 @@ def canonical_url(url: str) -> str:
         netloc = f"{host}:{port}"
     if parts.username or parts.password:
         netloc = f"{parts.username or ''}{':' + parts.password if parts.password else ''}@{netloc}"
-    query = urlencode(
-        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking(k)]
+    query = (
+        urlencode(
+            [
+                (k, v)
+                for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                if not _is_tracking(k)
+            ]
+        )
+        if parts.query
+        else ""
     )
     path = parts.path or ("/" if netloc else "")
     return urlunsplit((scheme, netloc, path, query, ""))
@@ -66,7 +74,9 @@ def identity_keys(story: Story) -> tuple[str, ...]:
     if story.link:
         keys.append("link:" + canonical_url(story.link))
     if story.guid:
-        if _looks_like_url(story.guid):
+        if story.guid == story.link:  # a permalink GUID: most RSS feeds
+            key = keys[0]
+        elif _looks_like_url(story.guid):
             key = "link:" + canonical_url(story.guid)
         else:
             key = f"guid:{story.feed}\x1f{story.guid.strip()}"
