@@ -225,7 +225,7 @@ class ConfigModel(_Strict):
         ge=0,
         le=64,
         description="Worker processes for parsing and matching (0: none; default: one per"
-        " spare core when there are 20 feeds or more).",
+        " core, at most 3, when there are 20 feeds or more).",
     )
     cluster_window: Duration = Field(
         timedelta(hours=48), description="How far back a new story is compared for clustering."
