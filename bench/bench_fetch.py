@@ -17,7 +17,9 @@ Each measurement runs in a fresh child process, so its peak memory (VmHWM) is it
   picks others, e.g. ``process:1``);
 - pass 2: the same again, every feed answering 304;
 - a profiled pass 1 (cProfile, parsing inline on the loop so that one profile
-  sees every stage), reported by stage;
+  sees every stage), reported by stage; with ``--profile-main``, the event loop's
+  process alone while two workers parse and analyse (``BENCH_PROFILE_OUT=file``
+  also saves the raw profile for pstats);
 - during each pass a task sleeping 10 ms in a loop records how late it wakes
   (how long something held the event loop).
 
@@ -545,9 +547,9 @@ async def warm_up(executor: Executor | None, workers: int) -> float:
 # pipeline moves no time between stages; the first matching line wins.
 STAGE_OF: tuple[tuple[str, frozenset[str] | None, str], ...] = (
     ("watcher/fetch.py", None, "fetch (httpx, gzip, slots)"),
-    ("watcher/sources.py", None, "read (sniff, parse)"),
-    ("watcher/core/sniff.py", None, "read (sniff, parse)"),
-    ("watcher/core/parse.py", None, "read (sniff, parse)"),
+    ("watcher/sources.py", None, "read (sniff, parse, analyse)"),
+    ("watcher/core/sniff.py", None, "read (sniff, parse, analyse)"),
+    ("watcher/core/parse.py", None, "read (sniff, parse, analyse)"),
     ("watcher/core/dedupe.py", None, "dedupe (keys, known keys)"),
     (
         "watcher/store.py",
@@ -556,9 +558,6 @@ STAGE_OF: tuple[tuple[str, frozenset[str] | None, str], ...] = (
     ),
     ("watcher/store.py", None, "store (feed state, record_poll)"),
     ("watcher/core/cluster.py", None, "cluster (fingerprints)"),
-    ("watcher/core/rules.py", None, "match (prepare, RuleBook, snippet)"),
-    ("watcher/core/analyse.py", None, "analyse (keys, fingerprint, match)"),
-    ("watcher/workers.py", None, "analyse (keys, fingerprint, match)"),
     ("watcher/", None, "other decisions (politeness, health...)"),
 )
 
@@ -603,9 +602,16 @@ def analyse_profile(profile: cProfile.Profile, wall: float) -> dict[str, Any]:
             lines += [("  " + label(k), t) for t, k in below if t >= 0.05 * seconds]
         detail[stage] = lines
     parse = sum(float(v[3]) for k, v in stats.items() if k[2] == "parse_feed")
+    # Each feed's stories are analysed in the parse stage's trip (parse_and_analyse).
+    analysis = sum(
+        float(v[3])
+        for k, v in stats.items()
+        if k[2] == "analyse" and k[0].endswith("watcher/core/analyse.py")
+    )
     idle = sum(float(v[3]) for k, v in stats.items() if k[2] == "select" and "selectors" in k[0])
     busy = sum(seconds for _, seconds in rows)
     rows.insert(2, ("  of which parse_feed (feedparser)", parse))
+    rows.insert(3, ("  of which analyse (keys, fingerprint, rules)", analysis))
     rows.append(("waiting for the network (select)", idle))
     rows.append(("event loop, tasks, rest", max(0.0, wall - busy - idle)))
     own = sorted(stats.items(), key=lambda kv: -kv[1][2])[:15]
@@ -810,9 +816,14 @@ def print_profile(run: Run) -> None:
     profile = run.result["pass1"]["profile"]
     wall = profile["wall"]
     feeds, items = run.result["pass1"]["feeds"], run.result["pass1"]["items"]
+    how = (
+        "parsing inline on the loop so that cProfile sees every stage"
+        if run.executor == "inline"
+        else "the event loop's process only (parsing and analysis in 2 workers)"
+    )
     print(
-        f"\nProfile of pass 1 over {feeds} feeds ({items:,} items), parsing inline on the loop"
-        f" so that cProfile sees every stage; wall {wall:.1f} s with the profiler's overhead"
+        f"\nProfile of pass 1 over {feeds} feeds ({items:,} items), {how};"
+        f" wall {wall:.1f} s with the profiler's overhead"
     )
     print(f"{'stage':<40} {'seconds':>8} {'share':>6}")
     print("-" * 56)
