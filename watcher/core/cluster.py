@@ -536,10 +536,14 @@ class ClusterIndex:
         terms = _postings(self._by_term, set(fp.title))
         n = len(terms)
         for i in range(n - 2):
+            # Entries already found, all of them (wire copies share every term), add nothing.
+            if terms[i] <= found:
+                continue
             for j in range(i + 1, n - 1):
                 both = terms[i] & terms[j]
-                for k in range(j + 1, n) if both else ():
-                    found |= both & terms[k]
+                if both and not both <= found:
+                    for k in range(j + 1, n):
+                        found |= both & terms[k]
         shingles = _postings(self._by_shingle, set(fp.shingles))
         for i, first in enumerate(shingles):
             for second in shingles[i + 1 :]:
