@@ -569,3 +569,57 @@ def test_a_connection_closed_unanswered_is_tried_once_more() -> None:
         result = asyncio.run(run(server.url("/flaky")))
         assert result.error is None and result.body == GOOD_FEED
         assert len(server.hits("/flaky")) == 2
+
+
+class KeepAliveServer:
+    """HTTP/1.1 with keep-alive, counting the connections it holds open."""
+
+    def __init__(self) -> None:
+        self.opened = 0
+        self.open = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.opened += 1
+        self.open += 1
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")  # one GET, no body
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(GOOD_FEED), GOOD_FEED)
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client closed the connection
+        finally:
+            self.open -= 1
+            writer.close()
+
+
+def test_connections_are_kept_alive_per_host_and_closed_once_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Hosts polled now and then must not each hold sockets open in between."""
+    monkeypatch.setattr("watcher.fetch.KEEPALIVE_EXPIRY", 0.3)
+
+    async def main() -> None:
+        a, b = KeepAliveServer(), KeepAliveServer()
+        server_a = await asyncio.start_server(a.handle, "127.0.0.1", 0)
+        server_b = await asyncio.start_server(b.handle, "127.0.0.2", 0)
+        url_a = "http://127.0.0.1:%d/feed" % server_a.sockets[0].getsockname()[1]
+        url_b = "http://127.0.0.2:%d/feed" % server_b.sockets[0].getsockname()[1]
+        async with server_a, server_b, Fetcher(FetchSettings(deadline=5)) as fetcher:
+            for _ in range(3):
+                assert (await fetcher.fetch(FetchRequest("a", url_a))).body == GOOD_FEED
+            assert (a.opened, a.open) == (1, 1)  # one connection, reused
+            await asyncio.sleep(0.5)
+            assert (await fetcher.fetch(FetchRequest("b", url_b))).body == GOOD_FEED
+            for _ in range(50):  # the idle host's connection is closed
+                if a.open == 0:
+                    break
+                await asyncio.sleep(0.02)
+            assert a.open == 0 and b.open == 1
+            assert (await fetcher.fetch(FetchRequest("a", url_a))).body == GOOD_FEED
+            assert a.opened == 2  # a fresh connection when the host is polled again
+
+    asyncio.run(main())

@@ -359,6 +359,12 @@ class _Redirect:
     permanent: bool
 
 
+# Seconds a kept-alive connection may sit idle before it is closed (httpx would not
+# reuse it after that anyway); a host's client idle that long is closed with its
+# sockets, so hosts polled every hour do not each hold connections in between.
+KEEPALIVE_EXPIRY = 5.0
+
+
 class Fetcher:
     """Fetches feeds, one HTTP client per host; use as ``async with Fetcher(...)``.
 
@@ -373,6 +379,9 @@ class Fetcher:
         self._clock = clock
         self._tls: ssl.SSLContext | None = None
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self._busy: dict[str, int] = {}  # requests in flight per host
+        self._used: dict[str, float] = {}  # when each host's client last finished one
+        self._swept = 0.0
         self._global = asyncio.Semaphore(settings.global_concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
@@ -390,9 +399,15 @@ class Fetcher:
         for client in clients:
             await client.aclose()
 
-    def _client(self, host: str) -> httpx.AsyncClient:
+    @asynccontextmanager
+    async def _client(self, host: str) -> AsyncIterator[httpx.AsyncClient]:
+        """The host's client (opened if need be), for one request."""
         if self._tls is None:
             raise RuntimeError("Fetcher must be used as 'async with Fetcher(...)'")
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._swept >= KEEPALIVE_EXPIRY:
+            self._swept = loop.time()
+            await self._close_idle(self._swept)
         client = self._clients.get(host)
         if client is None:
             client = self._clients[host] = httpx.AsyncClient(
@@ -403,11 +418,30 @@ class Fetcher:
                 limits=httpx.Limits(
                     max_connections=None,
                     max_keepalive_connections=self.settings.per_host_concurrency,
+                    keepalive_expiry=KEEPALIVE_EXPIRY,
                 ),
                 # Feeds need no cookies; a shared jar would leak them between feeds and grow.
                 cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
             )
-        return client
+        self._busy[host] = self._busy.get(host, 0) + 1
+        try:
+            yield client
+        finally:
+            self._busy[host] -= 1
+            self._used[host] = loop.time()
+
+    async def _close_idle(self, now: float) -> None:
+        idle = [
+            host
+            for host in self._clients
+            if not self._busy.get(host) and now - self._used.get(host, now) >= KEEPALIVE_EXPIRY
+        ]
+        # All taken out before the first await, so none can be handed out meanwhile.
+        closing = [self._clients.pop(host) for host in idle]
+        for host in idle:
+            self._used.pop(host, None)
+        for client in closing:
+            await client.aclose()
 
     @asynccontextmanager
     async def _slot(self, host: str) -> AsyncIterator[None]:
@@ -573,8 +607,10 @@ class Fetcher:
         timeout: httpx.Timeout,
     ) -> FetchedFeed | _Redirect:
         trace.reading_body, trace.received, trace.expected = False, 0, None
-        client = self._client(httpx.URL(trace.final_url).host)
-        async with client.stream("GET", trace.final_url, headers=headers, timeout=timeout) as resp:
+        async with (
+            self._client(httpx.URL(trace.final_url).host) as client,
+            client.stream("GET", trace.final_url, headers=headers, timeout=timeout) as resp,
+        ):
             status = trace.status = resp.status_code
             if status in REDIRECT_CODES:
                 location = resp.headers.get("location")
