@@ -606,8 +606,8 @@ def test_connections_are_kept_alive_per_host_and_closed_once_idle(
         a, b = KeepAliveServer(), KeepAliveServer()
         server_a = await asyncio.start_server(a.handle, "127.0.0.1", 0)
         server_b = await asyncio.start_server(b.handle, "127.0.0.2", 0)
-        url_a = "http://127.0.0.1:%d/feed" % server_a.sockets[0].getsockname()[1]
-        url_b = "http://127.0.0.2:%d/feed" % server_b.sockets[0].getsockname()[1]
+        url_a = f"http://127.0.0.1:{server_a.sockets[0].getsockname()[1]}/feed"
+        url_b = f"http://127.0.0.2:{server_b.sockets[0].getsockname()[1]}/feed"
         async with server_a, server_b, Fetcher(FetchSettings(deadline=5)) as fetcher:
             for _ in range(3):
                 assert (await fetcher.fetch(FetchRequest("a", url_a))).body == GOOD_FEED
