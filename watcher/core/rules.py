@@ -17,7 +17,7 @@ import re2
 
 from watcher.core.errors import QueryError
 from watcher.core.models import Hit, RuleSpec, Snippet, Story
-from watcher.core.text import WORD, StoryText, fold, fold_keep_case, html_to_text
+from watcher.core.text import WORD, StoryText, fold, fold_keep_case, html_to_text, words
 
 FIELDS: tuple[str, ...] = ("title", "summary", "content", "author", "url", "category", "feed")
 _FIELD_INDEX = {name: i for i, name in enumerate(FIELDS)}
@@ -72,11 +72,11 @@ def _folded_words(text: str) -> list[str]:
     ``_analyse`` does, in a handful of calls instead of several per word.
     """
     if text.isascii():
-        found: list[str] = WORD.findall(text.lower())
-        return found
+        return words(text.lower())
     joined = "\0".join(WORD.findall(text))
-    folded: list[str] = WORD.findall(fold_keep_case(joined).casefold())
-    return folded
+    if joined.isascii():  # the text was not, only its punctuation (curly quotes, dashes)
+        return joined.lower().split("\0") if joined else []
+    return words(fold_keep_case(joined).casefold())
 
 
 class _Field:
