@@ -877,15 +877,30 @@ class RuleBook:
         by_feed = self._always_by_feed.get(doc.feed)
         if by_feed:
             found.update(by_feed)
+        vocabulary = doc.vocabulary
+        # Whichever side is smaller is walked: a story's few hundred words, or the
+        # anchors of a small rule book.
         words = self._words
-        for word in doc.vocabulary:
-            ids = words.get(word)
-            if ids is not None:
-                found.update(ids)
-        if self._prefixes:
-            prefixes = self._prefixes
+        if len(words) < len(vocabulary):
+            for word, holders in words.items():
+                if word in vocabulary:
+                    found.update(holders)
+        else:
+            for word in vocabulary:
+                ids = words.get(word)
+                if ids is not None:
+                    found.update(ids)
+        prefixes = self._prefixes
+        if prefixes and len(prefixes) < len(vocabulary):
+            # The words starting with a prefix sort right after it.
+            ordered = sorted(vocabulary)
+            for prefix, holders in prefixes.items():
+                at = bisect.bisect_left(ordered, prefix)
+                if at < len(ordered) and ordered[at].startswith(prefix):
+                    found.update(holders)
+        elif prefixes:
             lengths = self._prefix_lengths
-            for word in doc.vocabulary:
+            for word in vocabulary:
                 for size in lengths:
                     if size > len(word):
                         break
