@@ -8,6 +8,7 @@ the daemon's own process instead.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 from collections.abc import Sequence
@@ -27,6 +28,9 @@ WORKER_NICENESS = 10
 def _start(rules: Sequence[RuleSpec]) -> None:
     global _book
     _book = RuleBook(compile_rule(rule) for rule in rules)
+    # The modules and compiled rules live as long as the worker: keep them out of
+    # the collections that parsing's garbage triggers (1% of a worker's time).
+    gc.freeze()
     # Where a sandbox forbids it, the workers run at the daemon's priority.
     with contextlib.suppress(OSError):
         os.nice(WORKER_NICENESS)

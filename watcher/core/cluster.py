@@ -173,6 +173,11 @@ _STOPWORDS_RAW = (
 _STOPWORDS = frozenset(fold(w) for w in _STOPWORDS_RAW.split())
 
 
+# One encoder for every fingerprint: json.dumps builds a new one whenever it is
+# given options.
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
     """What is kept of a story to compare it later; small, and stable across processes.
@@ -194,10 +199,8 @@ class Fingerprint:
 
     def to_json(self) -> str:
         """Compact JSON for one SQLite column; carries the version it was made with."""
-        return json.dumps(
-            {"v": FINGERPRINT_VERSION, "t": self.title, "l": self.lead, "s": self.shingles},
-            ensure_ascii=False,
-            separators=(",", ":"),
+        return _COMPACT_JSON.encode(
+            {"v": FINGERPRINT_VERSION, "t": self.title, "l": self.lead, "s": self.shingles}
         )
 
     @classmethod
