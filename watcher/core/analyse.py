@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 from watcher.core.cluster import Fingerprint, fingerprint_text
 from watcher.core.dedupe import identity_keys
-from watcher.core.models import ParsedFeed, Snippet, Story
+from watcher.core.models import ParsedFeed, Snippet, Story, pickled_by_fields
 from watcher.core.parse import parse_feed
 from watcher.core.rules import RuleBook, prepare, snippet
 from watcher.core.text import StoryText
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Analysed:
     story: Story
@@ -59,6 +60,7 @@ def analyse(stories: Sequence[Story], book: RuleBook) -> list[Analysed]:
     return analysed
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class AnalysedFeed:
     """A parsed feed and, when they were made in the same trip, its stories' analyses."""

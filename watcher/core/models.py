@@ -8,8 +8,31 @@ tested on its own with literal values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+_Data = TypeVar("_Data")
+
+
+def pickled_by_fields(cls: type[_Data]) -> type[_Data]:
+    """Pickle instances as their class and field values.
+
+    Stories and their analyses cross between the daemon and its worker
+    processes by the thousand; the ``__getstate__`` that ``dataclass(slots=True)``
+    writes looks the fields up again for every object, at twice the cost.
+    """
+    values: Callable[[Any], tuple[object, ...]] = operator.attrgetter(
+        *(f.name for f in fields(cls))  # type: ignore[arg-type]
+    )
+
+    def __reduce__(self: _Data) -> tuple[type[_Data], tuple[object, ...]]:
+        return cls, values(self)
+
+    cls.__reduce__ = __reduce__  # type: ignore[assignment,method-assign]
+    return cls
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +89,7 @@ class ChannelSpec:
     line: int | None = None
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Story:
     """One news item as read from a feed, before any decision is taken on it.
@@ -85,6 +109,7 @@ class Story:
     published: datetime | None = None
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class ParsedFeed:
     """What parse makes of a feed body: its stories, and the problem if it was malformed."""
@@ -102,6 +127,7 @@ class Hit:
     terms: tuple[str, ...] = ()
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Snippet:
     """A short piece of story text; ``marks`` are (start, end) offsets of matched words."""
