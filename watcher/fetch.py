@@ -365,6 +365,16 @@ class _Redirect:
 KEEPALIVE_EXPIRY = 5.0
 
 
+@dataclass
+class _Host:
+    """What the fetcher keeps per host: its request slots, and its client while in use."""
+
+    slots: asyncio.Semaphore
+    client: httpx.AsyncClient | None = None
+    busy: int = 0  # requests in flight
+    used: float = 0.0  # loop time when the last one finished
+
+
 class Fetcher:
     """Fetches feeds, one HTTP client per host; use as ``async with Fetcher(...)``.
 
@@ -378,12 +388,9 @@ class Fetcher:
         self.settings = settings
         self._clock = clock
         self._tls: ssl.SSLContext | None = None
-        self._clients: dict[str, httpx.AsyncClient] = {}
-        self._busy: dict[str, int] = {}  # requests in flight per host
-        self._used: dict[str, float] = {}  # when each host's client last finished one
         self._swept = 0.0
         self._global = asyncio.Semaphore(settings.global_concurrency)
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._hosts: dict[str, _Host] = {}
 
     async def __aenter__(self) -> Fetcher:
         self._tls = httpx.create_ssl_context()
@@ -395,63 +402,57 @@ class Fetcher:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        clients, self._clients, self._tls = list(self._clients.values()), {}, None
-        for client in clients:
-            await client.aclose()
+        self._tls = None
+        await self._close_clients(lambda record: True)
 
     @asynccontextmanager
-    async def _client(self, host: str) -> AsyncIterator[httpx.AsyncClient]:
-        """The host's client (opened if need be), for one request."""
-        if self._tls is None:
-            raise RuntimeError("Fetcher must be used as 'async with Fetcher(...)'")
+    async def _using(self, host: str) -> AsyncIterator[httpx.AsyncClient]:
+        """A request slot of ``host`` and a global one, and the host's client."""
+        assert self._tls is not None
         loop = asyncio.get_running_loop()
         if loop.time() - self._swept >= KEEPALIVE_EXPIRY:
-            self._swept = loop.time()
-            await self._close_idle(self._swept)
-        client = self._clients.get(host)
-        if client is None:
-            client = self._clients[host] = httpx.AsyncClient(
-                follow_redirects=False,
-                verify=self._tls,
-                # Concurrency is bounded by our semaphores; the pool must never be
-                # the bottleneck.
-                limits=httpx.Limits(
-                    max_connections=None,
-                    max_keepalive_connections=self.settings.per_host_concurrency,
-                    keepalive_expiry=KEEPALIVE_EXPIRY,
-                ),
-                # Feeds need no cookies; a shared jar would leak them between feeds and grow.
-                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+            self._swept = now = loop.time()
+            await self._close_clients(
+                lambda record: not record.busy and now - record.used >= KEEPALIVE_EXPIRY
             )
-        self._busy[host] = self._busy.get(host, 0) + 1
-        try:
-            yield client
-        finally:
-            self._busy[host] -= 1
-            self._used[host] = loop.time()
-
-    async def _close_idle(self, now: float) -> None:
-        idle = [
-            host
-            for host in self._clients
-            if not self._busy.get(host) and now - self._used.get(host, now) >= KEEPALIVE_EXPIRY
-        ]
-        # All taken out before the first await, so none can be handed out meanwhile.
-        closing = [self._clients.pop(host) for host in idle]
-        for host in idle:
-            self._used.pop(host, None)
-        for client in closing:
-            await client.aclose()
-
-    @asynccontextmanager
-    async def _slot(self, host: str) -> AsyncIterator[None]:
+        record = self._hosts.get(host)
+        if record is None:
+            record = self._hosts[host] = _Host(
+                asyncio.Semaphore(self.settings.per_host_concurrency)
+            )
         # Host first, then global: a queue of feeds for one busy host must not hold
         # global slots that feeds of other hosts could use.
-        sem = self._hosts.get(host)
-        if sem is None:
-            sem = self._hosts[host] = asyncio.Semaphore(self.settings.per_host_concurrency)
-        async with sem, self._global:
-            yield
+        async with record.slots, self._global:
+            if record.client is None:
+                record.client = httpx.AsyncClient(
+                    follow_redirects=False,
+                    verify=self._tls,
+                    # Concurrency is bounded by our semaphores; the pool must never be
+                    # the bottleneck.
+                    limits=httpx.Limits(
+                        max_connections=None,
+                        max_keepalive_connections=self.settings.per_host_concurrency,
+                        keepalive_expiry=KEEPALIVE_EXPIRY,
+                    ),
+                    # Feeds need no cookies; a shared jar would leak them between feeds.
+                    cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+                )
+            record.busy += 1
+            try:
+                yield record.client
+            finally:
+                record.busy -= 1
+                record.used = loop.time()
+
+    async def _close_clients(self, which: Callable[[_Host], bool]) -> None:
+        # All taken out before the first await, so none can be handed out meanwhile.
+        closing = []
+        for record in self._hosts.values():
+            if record.client is not None and which(record):
+                closing.append(record.client)
+                record.client = None
+        for client in closing:
+            await client.aclose()
 
     async def fetch(self, req: FetchRequest) -> FetchedFeed:
         """Fetch one feed; every failure is reported in ``FetchedFeed.error``, never raised.
@@ -562,11 +563,13 @@ class Fetcher:
         async with asyncio.timeout(None) as deadline:
             for _hop in range(settings.max_redirects + 1):
                 url = httpx.URL(trace.final_url)
-                async with self._slot(url.host):
+                async with self._using(url.host) as client:
                     if trace.started is None:
                         trace.started = loop.time()
                         deadline.reschedule(trace.started + settings.deadline)
-                    outcome = await self._request(req, settings, trace, called, headers, timeout)
+                    outcome = await self._request(
+                        client, req, settings, trace, called, headers, timeout
+                    )
                 if isinstance(outcome, FetchedFeed):
                     if permanent_url is not None and outcome.error is None:
                         log.warning(
@@ -599,6 +602,7 @@ class Fetcher:
 
     async def _request(
         self,
+        client: httpx.AsyncClient,
         req: FetchRequest,
         settings: FetchSettings,
         trace: _Trace,
@@ -607,10 +611,7 @@ class Fetcher:
         timeout: httpx.Timeout,
     ) -> FetchedFeed | _Redirect:
         trace.reading_body, trace.received, trace.expected = False, 0, None
-        async with (
-            self._client(httpx.URL(trace.final_url).host) as client,
-            client.stream("GET", trace.final_url, headers=headers, timeout=timeout) as resp,
-        ):
+        async with client.stream("GET", trace.final_url, headers=headers, timeout=timeout) as resp:
             status = trace.status = resp.status_code
             if status in REDIRECT_CODES:
                 location = resp.headers.get("location")

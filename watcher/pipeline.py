@@ -258,13 +258,13 @@ class Pipeline:
                 parsed.problem,
                 len(parsed.stories),
             )
-        if feed.full_text:
+        if feed.full_text:  # the parse stage left these for after the article pages
             parsed = await self._full_text(feed, parsed, settings)
-            analysed = await self._analyse(parsed.stories)
-        elif reading.analysed is not None:
-            analysed = list(reading.analysed)
-        else:
-            analysed = await self._analyse(parsed.stories)
+        analysed = (
+            list(reading.analysed)
+            if reading.analysed is not None
+            else await self._analyse(parsed.stories)
+        )
         poll = replace(poll, fetched=reading.fetched, discovered=reading.discovered)
         return self._record(poll, parsed=parsed, analysed=analysed)
 

@@ -374,38 +374,29 @@ class Store:
     def _insert_stories(self, records: Sequence[StoryRecord], now: datetime) -> list[int]:
         """Insert a poll's new stories in two statements; returns their ids, in order.
 
-        The ids are chosen here (after the largest in use, inside the poll's
-        transaction) so that one ``executemany`` can insert every story.
+        The ids are chosen here, after the largest in use, so that one
+        ``executemany`` inserts every story.  The poll's transaction already
+        holds the write lock (its first statement writes), so no other writer
+        can take them meanwhile.
         """
         if not records:
             return []
         first = int(self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM stories").fetchone()[0])
-        ids = list(range(first, first + len(records)))
+        ids = range(first, first + len(records))
         seen_at = iso(now)
+
+        def row(story_id: int, record: StoryRecord) -> tuple[object, ...]:
+            story = record.new.story
+            return (story_id, story.feed, story.guid, story.link, record.new.canonical_link,
+                    story.title, story.summary, story.content, story.author,
+                    json.dumps(list(story.categories)), iso(story.published), seen_at,
+                    record.cluster_id, record.fingerprint, record.text_hash)  # fmt: skip
+
         self.db.conn.executemany(
             """INSERT INTO stories (id, feed, guid, link, canonical_link, title, summary,
                content, author, categories, published, seen_at, cluster_id, fingerprint,
                text_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-            [
-                (
-                    story_id,
-                    record.new.story.feed,
-                    record.new.story.guid,
-                    record.new.story.link,
-                    record.new.canonical_link,
-                    record.new.story.title,
-                    record.new.story.summary,
-                    record.new.story.content,
-                    record.new.story.author,
-                    json.dumps(list(record.new.story.categories)),
-                    iso(record.new.story.published),
-                    seen_at,
-                    record.cluster_id,
-                    record.fingerprint,
-                    record.text_hash,
-                )
-                for story_id, record in zip(ids, records, strict=True)
-            ],
+            [row(story_id, record) for story_id, record in zip(ids, records, strict=True)],
         )
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO story_keys (key, story_id, last_seen) VALUES (?, ?, ?)",
@@ -415,7 +406,7 @@ class Store:
                 for key in record.new.keys
             ],
         )
-        return ids
+        return list(ids)
 
     def _queue_alert(self, story_id: int, queued: QueuedAlert, now: str | None) -> int:
         snippet = json.dumps({"text": queued.snippet.text, "marks": queued.snippet.marks})

@@ -61,7 +61,7 @@ def worker_count(setting: int | None) -> int:
     One per core, not one per core beyond the event loop's: the workers run at
     a lower priority, so the loop still gets a core when it needs one, and the
     workers use the time it spends waiting (on a 2-core machine the first pass
-    of bench/bench_fetch.py takes 25 s with two workers, 38 s with one).
+    of bench/bench_fetch.py takes 21-29 s with two workers, 31-42 s with one).
     """
     if setting is not None:
         return setting

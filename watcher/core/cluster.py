@@ -274,6 +274,9 @@ def _normalise_lead_text(text: str) -> str:
     return str(_CAPS_PLACE.sub("", text, count=1))
 
 
+_LEAD_PREFIX_CHARS = 1000  # enough for LEAD_WORDS words in any script
+
+
 def _lead_tokens(lead: str) -> list[str]:
     """The first ``LEAD_WORDS`` tokens of a lead; a long lead is only read as far as needed."""
     if len(lead) > _LEAD_PREFIX_CHARS:
@@ -285,9 +288,6 @@ def _lead_tokens(lead: str) -> list[str]:
             if len(tokens) > LEAD_WORDS + 5:
                 return tokens[:LEAD_WORDS]
     return _tokens(lead, abbreviations=True)[:LEAD_WORDS]
-
-
-_LEAD_PREFIX_CHARS = 1000  # enough for LEAD_WORDS words in any script
 
 
 def _tokens(text: str, abbreviations: bool) -> list[str]:

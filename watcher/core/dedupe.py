@@ -74,10 +74,9 @@ def identity_keys(story: Story) -> tuple[str, ...]:
     if story.link:
         keys.append("link:" + canonical_url(story.link))
     if story.guid:
-        if story.guid == story.link:  # a permalink GUID: most RSS feeds
-            key = keys[0]
-        elif _looks_like_url(story.guid):
-            key = "link:" + canonical_url(story.guid)
+        if _looks_like_url(story.guid):
+            # Most RSS GUIDs are the permalink itself, already made canonical above.
+            key = keys[0] if story.guid == story.link else "link:" + canonical_url(story.guid)
         else:
             key = f"guid:{story.feed}\x1f{story.guid.strip()}"
         if key not in keys:
