@@ -81,7 +81,6 @@ class Daemon:
             self.metrics.health = lambda: self._health(pipeline)
             if self.config.metrics:
                 await self.metrics.serve(*self.config.metrics)
-                log.info("metrics on http://%s:%d/metrics", *self.config.metrics)
             scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
             self._schedule_feeds(scheduler, pipeline, self.config.feeds, first=True)
             self._every(scheduler, "deliver", DELIVERY_INTERVAL, pipeline.deliver_due)

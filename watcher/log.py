@@ -22,11 +22,15 @@ class _Redact(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
-            message = record.getMessage()
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
-            record.msg, record.args = message, None
+            record.msg, record.args = mask(record.getMessage(), self.secrets), None
         return True
+
+
+def mask(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret shown as ``***`` (longest first, as ``channel_secrets`` sorts)."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 class _JSONFormatter(logging.Formatter):

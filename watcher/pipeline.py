@@ -34,6 +34,7 @@ from watcher.core.rules import RuleBook, compile_rule
 from watcher.core.schedule import next_digest
 from watcher.deliver import Deliverer
 from watcher.fetch import FetchedFeed, Fetcher, FetchRequest, FetchSettings
+from watcher.log import redact
 from watcher.metrics import FetchOutcome, Metrics
 from watcher.sources import SourceReader
 from watcher.store import (
@@ -668,7 +669,10 @@ def workers_for(config: Config) -> int:
 
 
 def build_deliverer(config: Config, stdout: TextIO | None = None) -> Deliverer:
+    """The channels of ``config``; their secrets are masked in the log from now on,
+    also those a reload brings in."""
     deliverer = Deliverer(config.channels, config.env, Renderer(config.templates), stdout=stdout)
+    redact(deliverer.secrets)
     for channel, problem in deliverer.problems().items():
         log.error("channel '%s': %s", channel, problem)
     return deliverer

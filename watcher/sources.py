@@ -24,7 +24,7 @@ from watcher.core.listing import listing_stories
 from watcher.core.models import FeedSpec, ParsedFeed, Story
 from watcher.core.parse import parse_feed
 from watcher.core.sitemap import maybe_gunzip, sitemap_children
-from watcher.core.sniff import advertised_feeds, classify, not_a_feed_error
+from watcher.core.sniff import Kind, advertised_feeds, classify, not_a_feed_error
 from watcher.fetch import FetchedFeed, Fetcher, FetchRequest, FetchSettings
 
 log = logging.getLogger(__name__)
@@ -83,9 +83,10 @@ class SourceReader:
                 listing_stories, feed.name, body, fetched.final_url, feed.links
             )
             return Reading(parsed, fetched)
-        if feed.kind == "auto" and classify(body, fetched.content_type) == "html":
+        kind = classify(body, fetched.content_type)
+        if feed.kind == "auto" and kind == "html":
             return await self._discover(feed, fetched, body, settings)
-        result = await self._parse(feed, fetched, body, settings)
+        result = await self._parse(feed, fetched, body, settings, kind)
         return Reading(result.parsed, fetched, analysed=result.analysed)
 
     async def _discover(
@@ -103,20 +104,26 @@ class SourceReader:
                 kind="not_a_feed",
             )
         feed_body = maybe_gunzip(fetched.body, settings.max_decoded_bytes)
-        if classify(feed_body, fetched.content_type) == "html":
+        kind = classify(feed_body, fetched.content_type)
+        if kind == "html":
             raise FeedError(
                 f"not a feed: an HTML page (it advertises {url}, but that is a page too)",
                 kind="not_a_feed",
             )
         log.info("feed '%s': %s is a page; using the feed it advertises, %s",
                  feed.name, page.final_url, url)  # fmt: skip
-        result = await self._parse(feed, fetched, feed_body, settings)
+        result = await self._parse(feed, fetched, feed_body, settings, kind)
         return Reading(result.parsed, fetched, discovered=url, analysed=result.analysed)
 
     async def _parse(
-        self, feed: FeedSpec, fetched: FetchedFeed, body: bytes, settings: FetchSettings
+        self,
+        feed: FeedSpec,
+        fetched: FetchedFeed,
+        body: bytes,
+        settings: FetchSettings,
+        kind: Kind,
     ) -> AnalysedFeed:
-        refusal = not_a_feed_error(body, fetched.final_url, fetched.content_type)
+        refusal = not_a_feed_error(body, fetched.final_url, fetched.content_type, kind)
         if refusal is not None:
             raise refusal
         if b"<sitemapindex" in body[:4096]:

@@ -311,16 +311,18 @@ def advertised_feeds(html: bytes, base_url: str) -> list[str]:
 
 
 def not_a_feed_error(
-    body: bytes, base_url: str, content_type: str | None = None
+    body: bytes, base_url: str, content_type: str | None = None, kind: Kind | None = None
 ) -> FeedError | None:
     """The error to report instead of parsing this body, or None to go ahead and parse.
 
     Covers an empty body, an HTML page (naming the feeds it advertises) and a DTD
-    that could expand without limit (see ``has_dangerous_dtd``).
+    that could expand without limit (see ``has_dangerous_dtd``).  ``kind``:
+    ``classify``'s verdict on the body, when the caller has it already.
     """
     if not body.strip():
         return FeedError("not a feed: the response was empty", kind="not_a_feed")
-    kind = classify(body, content_type)
+    if kind is None:
+        kind = classify(body, content_type)
     if kind == "html":
         message = "not a feed: an HTML page"
         feeds = advertised_feeds(body, base_url)
