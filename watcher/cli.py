@@ -14,9 +14,11 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -24,7 +26,10 @@ from rich.console import Console
 from watcher import __version__
 from watcher.config import Config, channel_secrets, load_config, locate_config
 from watcher.core.errors import ConfigError, StoreError, WatcherError
-from watcher.log import redact, setup_logging
+from watcher.log import log_warnings, redact, setup_logging
+
+if TYPE_CHECKING:
+    from watcher.fetch import FetchedFeed, Fetcher
 
 EXIT_OK, EXIT_NO, EXIT_CONFIG, EXIT_STORE = 0, 1, 2, 3
 
@@ -50,6 +55,16 @@ def say(message: str) -> None:
 def fail(message: str, code: int) -> NoReturn:
     say(message)
     sys.exit(code)
+
+
+def _window(command: str, since: str) -> timedelta:
+    """A ``--since`` value as a duration; a bad one ends ``watcher COMMAND`` with EXIT_CONFIG."""
+    from watcher.core.units import parse_duration
+
+    try:
+        return parse_duration(since)
+    except ValueError as exc:
+        fail(f"watcher {command}: --since: {exc}", EXIT_CONFIG)
 
 
 def guarded(action: Callable[[], T]) -> T:
@@ -124,7 +139,6 @@ def once(obj: Context, as_json: bool, force: bool) -> None:
 async def _once(config: Config, as_json: bool, force: bool) -> dict[str, Any]:
     from rich.progress import Progress
 
-    from watcher.daemon import log_warnings
     from watcher.pipeline import open_pipeline
 
     log_warnings(config)
@@ -190,11 +204,8 @@ def feeds(obj: Context, as_json: bool) -> None:
     from watcher.store import Store
 
     config = guarded(obj.config)
-    store = guarded(lambda: Store(config.database))
-    try:
+    with closing(guarded(lambda: Store(config.database))) as store:
         rows = feed_health(config, store.feeds_status())
-    finally:
-        store.close()
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -377,19 +388,33 @@ def match(
             console.print(_highlighted(shown.text, shown.marks))
 
 
-async def _page_text(url: str) -> str:
-    """A web page's main text, as ``full_text`` would read it."""
-    from watcher.core.errors import FeedError
-    from watcher.core.extract import extract_article
-    from watcher.fetch import Fetcher, FetchRequest, FetchSettings
+def _fetcher() -> Fetcher:
+    """A Fetcher sending the daemon's User-Agent."""
+    from watcher.fetch import Fetcher, FetchSettings
     from watcher.pipeline import user_agent
 
-    async with Fetcher(FetchSettings(user_agent=user_agent())) as fetcher:
-        page = await fetcher.fetch(FetchRequest(feed="match", url=url))
+    return Fetcher(FetchSettings(user_agent=user_agent()))
+
+
+def _body(page: FetchedFeed, url: str) -> bytes:
+    """The fetched page's body; a FeedError if there is none."""
+    from watcher.core.errors import FeedError
+
     if page.error is not None or page.body is None:
         raise FeedError(f"cannot fetch {url}: {page.error}")
-    article = extract_article(page.body, page.final_url)
-    return article.text if article else page.body.decode("utf-8", errors="replace")
+    return page.body
+
+
+async def _page_text(url: str) -> str:
+    """A web page's main text, as ``full_text`` would read it."""
+    from watcher.core.extract import extract_article
+    from watcher.fetch import FetchRequest
+
+    async with _fetcher() as fetcher:
+        page = await fetcher.fetch(FetchRequest(feed="match", url=url))
+    body = _body(page, url)
+    article = extract_article(body, page.final_url)
+    return article.text if article else body.decode("utf-8", errors="replace")
 
 
 @cli.command()
@@ -405,24 +430,17 @@ def backtest(obj: Context, rule_or_query: str, since: str, as_json: bool) -> Non
     from datetime import UTC, datetime
 
     from watcher.core.rules import RuleBook, compile_rule, prepare, snippet
-    from watcher.core.units import parse_duration
     from watcher.store import Store
 
     config = guarded(obj.config)
-    try:
-        window = parse_duration(since)
-    except ValueError as exc:
-        fail(f"watcher backtest: --since: {exc}", EXIT_CONFIG)
+    window = _window("backtest", since)
     named = {rule.name: rule for rule in config.rules}
     if rule_or_query in named:
         book = RuleBook([compile_rule(named[rule_or_query])])
     else:
         book = _compile_query(rule_or_query)
-    store = guarded(lambda: Store(config.database))
-    try:
+    with closing(guarded(lambda: Store(config.database))) as store:
         stories = store.stories_since(datetime.now(UTC) - window)
-    finally:
-        store.close()
     # One row per cluster (one event), as alerts would have been: the first matching
     # story, with the other outlets that carried it.
     rows: list[dict[str, Any]] = []
@@ -481,11 +499,8 @@ def outbox(ctx: click.Context, as_json: bool) -> None:
     from watcher.store import Store
 
     config = guarded(ctx.obj.config)
-    store = guarded(lambda: Store(config.database))
-    try:
+    with closing(guarded(lambda: Store(config.database))) as store:
         rows = store.outbox()
-    finally:
-        store.close()
     deliverer = Deliverer(config.channels, config.env)
     for row in rows:
         row["destinations"] = deliverer.describe(row["channel"])
@@ -636,27 +651,24 @@ def discover(url: str, as_json: bool) -> None:
 async def _discover(url: str) -> dict[str, Any]:
     from urllib.parse import urljoin
 
-    from watcher.core.errors import FeedError
     from watcher.core.sitemap import robots_sitemaps
     from watcher.core.sniff import advertised_feeds, classify
-    from watcher.fetch import Fetcher, FetchRequest, FetchSettings
-    from watcher.pipeline import user_agent
+    from watcher.fetch import FetchRequest
 
-    async with Fetcher(FetchSettings(user_agent=user_agent())) as fetcher:
+    async with _fetcher() as fetcher:
         page, robots = await asyncio.gather(
             fetcher.fetch(FetchRequest("discover", url)),
             fetcher.fetch(FetchRequest("discover", urljoin(url, "/robots.txt"))),
         )
-    if page.error is not None or page.body is None:
-        raise FeedError(f"cannot fetch {url}: {page.error}")
-    kind = classify(page.body, page.content_type)
+    body = _body(page, url)
+    kind = classify(body, page.content_type)
     sitemaps: list[str] = []
     if robots.error is None and robots.body:
         sitemaps = robots_sitemaps(robots.body.decode("utf-8", "replace"), robots.final_url)
     return {
         "url": page.final_url,
         "is_feed": kind == "feed",
-        "feeds": advertised_feeds(page.body, page.final_url) if kind == "html" else [],
+        "feeds": advertised_feeds(body, page.final_url) if kind == "html" else [],
         "sitemaps": sitemaps,
     }
 
@@ -677,19 +689,12 @@ def clusters(obj: Context, since: str, show_all: bool, as_json: bool) -> None:
     from datetime import UTC, datetime
 
     from watcher.core.cluster import Fingerprint, fingerprint, similarity
-    from watcher.core.units import parse_duration
     from watcher.store import Store
 
     config = guarded(obj.config)
-    try:
-        window = parse_duration(since)
-    except ValueError as exc:
-        fail(f"watcher clusters: --since: {exc}", EXIT_CONFIG)
-    store = guarded(lambda: Store(config.database))
-    try:
+    window = _window("clusters", since)
+    with closing(guarded(lambda: Store(config.database))) as store:
         members = store.cluster_members(datetime.now(UTC) - window)
-    finally:
-        store.close()
 
     def print_of(row: dict[str, Any]) -> Fingerprint:
         try:

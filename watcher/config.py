@@ -28,6 +28,8 @@ from watcher.core.units import format_duration, parse_duration, parse_size
 
 STDOUT_CHANNEL = "stdout"
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+FEED_URL = re.compile(r"^https?://\S+$")
+"""What a feed's ``url`` must look like (shared with ``import-opml``)."""
 
 
 def _duration(value: object) -> timedelta:
@@ -93,7 +95,7 @@ class FeedModel(_Strict):
     """One feed to poll."""
 
     name: Name = Field(description="Unique name, used in alerts, logs and status.")
-    url: Annotated[str, Field(pattern=r"^https?://\S+$", description="The feed's http(s) URL.")]
+    url: Annotated[str, Field(pattern=FEED_URL.pattern, description="The feed's http(s) URL.")]
     interval: Duration | None = Field(None, description="Poll interval; defaults to `interval`.")
     max_age: Duration | None = Field(
         None, description="First-poll age limit; defaults to `max_age`."
@@ -519,22 +521,32 @@ def _credential(name: str, env: dict[str, str]) -> bool:
     return True
 
 
+def _duplicate(
+    kind: str,
+    name: str,
+    line: int | None,
+    seen: dict[str, int | None],
+    shown: str,
+    problems: list[Problem],
+) -> bool:
+    """Whether ``name`` was already used (reporting it if so); else remember where it is."""
+    if name in seen:
+        problems.append(
+            Problem(shown, line, f"{kind} name '{name}' is used twice (first at line {seen[name]})")
+        )
+        return True
+    seen[name] = line
+    return False
+
+
 def _feeds(parts: _Parts, data: Any, shown: str, problems: list[Problem]) -> tuple[FeedSpec, ...]:
     model = parts.top
     feeds: list[FeedSpec] = []
     seen: dict[str, int | None] = {}
     for index, feed in parts.feeds:
         line = _line_of(data, ("feeds", index))
-        if feed.name in seen:
-            problems.append(
-                Problem(
-                    shown,
-                    line,
-                    f"feed name '{feed.name}' is used twice (first at line {seen[feed.name]})",
-                )
-            )
+        if _duplicate("feed", feed.name, line, seen, shown, problems):
             continue
-        seen[feed.name] = line
         feeds.append(
             FeedSpec(
                 name=feed.name,
@@ -574,16 +586,8 @@ def _rules(
     for index, rule in parts.rules:
         line = _line_of(data, ("rules", index))
         where = f"rule '{rule.name}'"
-        if rule.name in seen:
-            problems.append(
-                Problem(
-                    shown,
-                    line,
-                    f"rule name '{rule.name}' is used twice (first at line {seen[rule.name]})",
-                )
-            )
+        if _duplicate("rule", rule.name, line, seen, shown, problems):
             continue
-        seen[rule.name] = line
         for channel in rule.notify:
             if channel != STDOUT_CHANNEL and channel not in channels:
                 known = ", ".join([STDOUT_CHANNEL, *channels]) or STDOUT_CHANNEL

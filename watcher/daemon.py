@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from watcher.config import Config, load_config
 from watcher.core.errors import ConfigError
 from watcher.core.models import FeedSpec
+from watcher.log import log_warnings
 from watcher.metrics import Metrics
 from watcher.pipeline import Clock, Pipeline, build_deliverer, open_pipeline, utc_now
 from watcher.sdnotify import Notifier
@@ -42,11 +43,6 @@ STOP_GRACE = 5.0
 def jitter_for(interval: timedelta) -> int:
     """Up to a tenth of the interval, at most a minute: spreads load, keeps the rhythm."""
     return int(min(interval.total_seconds() / 10, 60))
-
-
-def log_warnings(config: Config) -> None:
-    for warning in config.warnings:
-        log.warning("%s", warning)
 
 
 class Daemon:

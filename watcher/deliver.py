@@ -24,6 +24,7 @@ from watcher.config import STDOUT_CHANNEL, channel_secrets, expand_env
 from watcher.core.errors import WatcherError
 from watcher.core.models import Alert, ChannelSpec, Notice
 from watcher.core.render import Format, Message, Renderer, format_for_url
+from watcher.log import mask
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,6 @@ class Deliverer:
     ) -> None:
         self.renderer = renderer or Renderer()
         self.stdout = stdout
-        self.channels = dict(channels)
         self.secrets = channel_secrets(channels.values(), env)
         self.targets: dict[str, list[_Target]] = {}
         self.broken: dict[str, str] = {}
@@ -161,9 +161,7 @@ class Deliverer:
         return "; ".join(dict.fromkeys(reasons)) or "the service did not accept the message"
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return mask(text, self.secrets)
 
     def _print(self, messages: list[Message]) -> None:
         out = self.stdout or sys.stdout

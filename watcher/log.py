@@ -12,7 +12,10 @@ import logging
 import os
 import sys
 from collections.abc import Iterable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from watcher.config import Config
 
 
 class _Redact(logging.Filter):
@@ -80,3 +83,9 @@ def redact(secrets: Iterable[str]) -> None:
         for old in [f for f in _handler.filters if isinstance(f, _Redact)]:
             _handler.removeFilter(old)
         _handler.addFilter(_Redact(secrets))
+
+
+def log_warnings(config: Config) -> None:
+    """What the config loaded with but should not have (a deprecated key, an odd value)."""
+    for warning in config.warnings:
+        logging.getLogger("watcher.config").warning("%s", warning)

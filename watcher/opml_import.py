@@ -21,12 +21,11 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, MarkedYAMLError
 from ruamel.yaml.tokens import CommentToken
 
+from watcher.config import FEED_URL
 from watcher.core.dedupe import canonical_url
 from watcher.core.errors import ConfigError, Problem
 from watcher.core.opml import OpmlError, OpmlFeed, read_opml, unique_names
 
-# What config.py accepts as a feed URL.
-_FEED_URL = re.compile(r"^https?://\S+$")
 _KEY_ONLY = re.compile(r"^(?P<indent> *)[^\s#-][^#]*:\s*(?:#.*)?$")
 _DASH = re.compile(r"^(?P<indent> *)-(?P<gap> +)(?P<rest>\S)")
 _DEFAULT_INDENT = (2, 4, 2)  # mapping, sequence, offset: the style of the example config
@@ -133,7 +132,7 @@ def _plan(
     accepted: list[tuple[str, str]] = []  # (title, url)
     for feed in candidates:
         key = canonical_url(feed.url)
-        if not _FEED_URL.match(feed.url):
+        if not FEED_URL.match(feed.url):
             report.skipped.append((feed.url, "not an http(s) URL"))
         elif key in known:
             report.skipped.append((feed.url, known[key]))
