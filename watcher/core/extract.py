@@ -9,13 +9,17 @@ precision, since a missed sentence costs less than a false alert.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import trafilatura
 from lxml import etree
 
-# htmldate only returns a time of day when asked for one in the output format.
+from watcher.core.dates import iso_datetime
+
+# htmldate only returns a time of day when asked for one in the output format.  Its
+# strftime output (with an offset, or naive when the page gave none, then taken as
+# UTC) is ISO 8601, which ``iso_datetime`` reads.
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
 # Lines that are page furniture whenever they stand alone: the heading of a
 # "Related" list trafilatura dropped, a share button's label.
@@ -71,7 +75,7 @@ def extract_article(html: bytes | str, url: str) -> Article | None:
     if not text:
         return None
     title = _text(getattr(document, "title", None)) or None
-    return Article(text=text, published=_date(getattr(document, "date", None)), title=title)
+    return Article(text=text, published=iso_datetime(getattr(document, "date", None)), title=title)
 
 
 def _text(value: object) -> str:
@@ -82,19 +86,3 @@ def _without_chrome(text: str) -> str:
     lines = text.splitlines()
     kept = [line for line in lines if line.strip(" :.…>»|").lower() not in _CHROME_LINES]
     return "\n".join(kept).strip()
-
-
-def _date(value: object) -> datetime | None:
-    """htmldate's date (naive when the page gave no offset, then taken as UTC) as aware UTC."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    for layout in (_DATE_FORMAT, "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
-        try:
-            moment = datetime.strptime(text, layout)
-        except ValueError:
-            continue
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
-    return None

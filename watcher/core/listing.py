@@ -20,6 +20,7 @@ from lxml import etree
 from watcher.core.dedupe import canonical_url
 from watcher.core.errors import FeedError
 from watcher.core.models import ParsedFeed, Story
+from watcher.core.text import squeeze
 
 # Landmarks that hold menus, not stories.  <header>, <footer> and <aside> count
 # only outside an <article>: a story card's own <header> holds its headline.
@@ -74,7 +75,6 @@ _GENERIC_TEXTS = frozenset(
 )  # fmt: skip
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*>")
-_SPACE = re.compile(r"\s+")
 
 
 def selector_problem(selector: str) -> str | None:
@@ -108,15 +108,16 @@ def listing_stories(
     else:
         anchors = [a for a in root.iter("a") if not _in_menu(a)]
     page = canonical_url(base_url)
+    site = _site(base)
     titles: dict[str, tuple[str, str]] = {}  # canonical link -> (link, title)
     for anchor in anchors:
-        link = _story_link(anchor, base, page, heuristic=selector is None)
-        if link is None:
+        found = _story_link(anchor, base, page, site, heuristic=selector is None)
+        if found is None:
             continue
-        title = _SPACE.sub(" ", anchor.text_content()).strip()
+        link, key = found
+        title = squeeze(anchor.text_content())
         if not title:
             continue
-        key = canonical_url(link)
         if key not in titles or _better_title(title, titles[key][1]):
             titles[key] = (titles.get(key, (link, ""))[0], title)
     stories = tuple(
@@ -130,7 +131,7 @@ def listing_stories(
             else "no article links found on the page (a `selector` can say where they are)"
         )
     page_title = root.findtext(".//title") or ""
-    return ParsedFeed(title=_SPACE.sub(" ", page_title).strip(), stories=stories, problem=problem)
+    return ParsedFeed(title=squeeze(page_title), stories=stories, problem=problem)
 
 
 def _parse_html(html: bytes) -> lxml.html.HtmlElement | None:
@@ -225,10 +226,22 @@ def _menu_class(names: str) -> bool:
     return False
 
 
+def _site(base: str) -> str:
+    """The host that links must stay on (``www.`` and ``m.`` aside), for ``_same_site``."""
+    try:
+        host = urlsplit(base).hostname or ""
+    except ValueError:  # never used: joining any link to this base fails first
+        host = ""
+    return _bare_host(host)
+
+
 def _story_link(
-    anchor: lxml.html.HtmlElement, base: str, page: str, *, heuristic: bool
-) -> str | None:
-    """The absolute link if this anchor may point to a story, else None."""
+    anchor: lxml.html.HtmlElement, base: str, page: str, site: str, *, heuristic: bool
+) -> tuple[str, str] | None:
+    """The absolute link and its canonical form if this anchor may point to a story, else None.
+
+    ``page`` is the listing's own canonical URL, ``site`` its ``_site``.
+    """
     href = _attr(anchor, "href").strip()
     if not href or "#" in href:
         return None
@@ -241,7 +254,10 @@ def _story_link(
         host = parts.hostname or ""
     except ValueError:
         return None
-    if parts.scheme not in ("http", "https") or not host or canonical_url(link) == page:
+    if parts.scheme not in ("http", "https") or not host:
+        return None
+    key = canonical_url(link)
+    if key == page:
         return None
     path = parts.path
     segments = [s.lower() for s in path.split("/") if s]
@@ -250,16 +266,19 @@ def _story_link(
     if any(name.lower() in _JUNK_PARAMS for name, _ in parse_qsl(parts.query)):
         return None
     if not heuristic:
-        return link
-    if not _same_site(host, urlsplit(base).hostname or ""):
+        return link, key
+    if not _same_site(host, site):
         return None
-    return link if _looks_like_article(path) else None
+    return (link, key) if _looks_like_article(path) else None
 
 
-def _same_site(host: str, base_host: str) -> bool:
-    """Same host, or one a subdomain of the other (``www.`` and ``m.`` aside)."""
-    host, base_host = _bare_host(host), _bare_host(base_host)
-    return host == base_host or host.endswith("." + base_host) or base_host.endswith("." + host)
+def _same_site(host: str, site: str) -> bool:
+    """Same host, or one a subdomain of the other (``www.`` and ``m.`` aside).
+
+    ``site`` is already bare (``_site``); ``host`` is made so here.
+    """
+    host = _bare_host(host)
+    return host == site or host.endswith("." + site) or site.endswith("." + host)
 
 
 def _bare_host(host: str) -> str:

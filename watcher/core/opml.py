@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from lxml import etree
 
 from watcher.core.errors import WatcherError
+from watcher.core.sitemap import local_name
+from watcher.core.text import squeeze
 
 # Letters NFKD does not split into a base letter and an accent.
 _TRANSLITERATE = str.maketrans(
@@ -31,7 +33,6 @@ _MAX_NAME = 40
 _FALLBACK_NAME = "feed"
 # Characters XML 1.0 cannot carry at all, even escaped.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_SPACE = re.compile(r"\s+")
 # An "&" and, when it starts a named reference, the name; numeric references are left alone.
 _AMPERSAND = re.compile(rb"&(?!#[0-9]+;|#x[0-9a-fA-F]+;)(?:([A-Za-z][A-Za-z0-9]*);)?")
 _XML_ENTITIES = frozenset({"amp", "lt", "gt", "quot", "apos"})
@@ -62,18 +63,18 @@ def read_opml(body: bytes) -> list[OpmlFeed]:
             raise OpmlError(f"not an OPML file: unreadable XML ({exc})") from None
     if root is None:
         raise OpmlError("not an OPML file: no XML document found")
-    name = _local(root.tag)
+    name = local_name(root.tag)
     if name != "opml":
         raise OpmlError(f"not an OPML file: the document is <{name}>, not <opml>")
     feeds: list[OpmlFeed] = []
     for outline in root.iter():
-        if _local(outline.tag) != "outline":
+        if local_name(outline.tag) != "outline":
             continue
         attrs = {str(key).lower(): str(value) for key, value in outline.attrib.items()}
         url = attrs.get("xmlurl", "").strip()
         if not url:
             continue  # a folder, or a link to a web page
-        title = _SPACE.sub(" ", attrs.get("title") or attrs.get("text") or "").strip()
+        title = squeeze(attrs.get("title") or attrs.get("text") or "")
         feeds.append(OpmlFeed(title=title or urlsplit(url).hostname or url, url=url))
     return feeds
 
@@ -148,12 +149,6 @@ def _repair_ampersands(body: bytes) -> bytes:
         return b"&#%d;" % codepoint if codepoint is not None else b"&amp;" + name + b";"
 
     return _AMPERSAND.sub(fix, body)
-
-
-def _local(tag: object) -> str:
-    if not isinstance(tag, str):
-        return ""  # comments and processing instructions
-    return tag.rsplit("}", 1)[-1]
 
 
 def _xml_safe(text: str) -> str:

@@ -16,13 +16,12 @@ from lxml import etree
 from watcher.core.dates import iso_datetime
 from watcher.core.errors import FeedError
 from watcher.core.models import ParsedFeed, Story
+from watcher.core.sitemap import SAFE_XML
 from watcher.core.sniff import parser_headers
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 _SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 _NEWS_NS = "{http://www.google.com/schemas/sitemap-news/0.9}"
-# Never resolve entities or reach the network while reading untrusted XML.
-_SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, recover=True)
 # Complaints feedparser makes that say nothing about the feed itself.
 _HARMLESS = ("CharacterEncodingOverride", "NonXMLContentType")
 
@@ -149,7 +148,7 @@ def _parse_json_feed(feed: str, body: bytes) -> ParsedFeed:
 
 def _parse_sitemap(feed: str, body: bytes) -> ParsedFeed:
     try:
-        root = etree.fromstring(body, _SAFE_XML)
+        root = etree.fromstring(body, SAFE_XML)
     except etree.XMLSyntaxError as exc:
         raise FeedError(f"not a feed: unreadable sitemap ({exc})") from None
     if root is None:

@@ -9,21 +9,19 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+
+from watcher.core.dates import as_utc
 
 # Anything larger is a server bug (or an overflow attempt), not a real wish.
 MAX_HEADER_DELAY = timedelta(days=365)
+_MAX_HEADER_SECONDS = int(MAX_HEADER_DELAY.total_seconds())
 # Jitter stretches each backoff step by up to this fraction, so feeds of one
 # failing host drift apart instead of retrying in lockstep.
 JITTER = 0.5
 
 _DIGITS = re.compile(r"\d+")
-
-
-def _aware(moment: datetime) -> datetime:
-    """Treat naive datetimes as UTC: HTTP dates and our clock are both UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
@@ -37,15 +35,16 @@ def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
     text = value.strip()
     if not text:
         return None
-    now = _aware(now)
+    # Naive datetimes are UTC: HTTP dates and our clock are both UTC.
+    now = as_utc(now)
     if _DIGITS.fullmatch(text):
-        seconds = min(int(text), int(MAX_HEADER_DELAY.total_seconds()))
+        seconds = min(int(text), _MAX_HEADER_SECONDS)
         return now + timedelta(seconds=seconds)
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    when = _aware(when)
+    when = as_utc(when)
     return min(max(when, now), now + MAX_HEADER_DELAY)
 
 
@@ -65,7 +64,7 @@ def parse_max_age(cache_control: str | None) -> timedelta | None:
         if name == "max-age" and max_age is None:
             digits = raw.strip().strip('"')
             if _DIGITS.fullmatch(digits):
-                seconds = min(int(digits), int(MAX_HEADER_DELAY.total_seconds()))
+                seconds = min(int(digits), _MAX_HEADER_SECONDS)
                 max_age = timedelta(seconds=seconds)
     return max_age
 

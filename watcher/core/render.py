@@ -29,8 +29,10 @@ from typing import Final, Literal, get_args
 import jinja2
 from markupsafe import Markup, escape
 
+from watcher.core.dates import as_utc
 from watcher.core.errors import WatcherError
 from watcher.core.models import Alert, Snippet
+from watcher.core.text import squeeze
 
 Format = Literal["text", "html", "telegram", "markdown"]
 FORMATS: Final[tuple[Format, ...]] = get_args(Format)
@@ -68,7 +70,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 
 def _clean(text: str) -> str:
     """One line of feed text: no controls, whitespace runs folded to one space."""
-    return _SPACE.sub(" ", _INVISIBLE.sub("", text)).strip()
+    return squeeze(_INVISIBLE.sub("", text))
 
 
 def safe_link(url: str | None) -> str | None:
@@ -89,6 +91,18 @@ def safe_link(url: str | None) -> str | None:
     return scheme.lower() + ":" + _URL_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", rest)
 
 
+def _escaper(fmt: Format) -> Callable[[str], str]:
+    """What makes cleaned feed text safe in ``fmt`` before a template sees it.
+
+    Only markdown needs it: html and telegram templates autoescape, text is text.
+    """
+    return _md_escape if fmt == "markdown" else _as_is
+
+
+def _as_is(text: str) -> str:
+    return text
+
+
 def _md_escape(text: str) -> str:
     """Backslash-escape CommonMark punctuation and entity-escape ``& < >``.
 
@@ -102,8 +116,7 @@ def _utc(when: datetime | None) -> str:
     """Readable UTC time; a naive datetime is taken to be UTC already."""
     if when is None:
         return ""
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    return when.strftime("%Y-%m-%d %H:%M UTC")
+    return as_utc(when).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _segments(snippet: Snippet) -> list[tuple[str, bool]]:
@@ -196,7 +209,7 @@ class GroupView:
 
 def _view(alert: Alert, fmt: Format) -> AlertView:
     link = safe_link(alert.link)
-    plain: Callable[[str], str] = _md_escape if fmt == "markdown" else (lambda s: s)
+    plain = _escaper(fmt)
     if link is not None and fmt == "markdown":
         link = _MD_URL_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", link)
     return AlertView(
@@ -218,9 +231,7 @@ def _newest_first(alerts: Sequence[Alert]) -> list[Alert]:
         index, alert = item
         if alert.published is None:
             return (True, 0.0, index)
-        when = alert.published
-        when = when.replace(tzinfo=UTC) if when.tzinfo is None else when
-        return (False, -when.timestamp(), index)
+        return (False, -as_utc(alert.published).timestamp(), index)
 
     return [a for _, a in sorted(enumerate(alerts), key=key)]
 
@@ -497,17 +508,15 @@ class Renderer:
         fmt = _as_format(fmt)
         if not alerts:
             return []
+        plain = _escaper(fmt)
         groups = [
-            GroupView(
-                _md_escape(_clean(rule)) if fmt == "markdown" else _clean(rule),
-                tuple(_view(a, fmt) for a in members),
-            )
+            GroupView(plain(_clean(rule)), tuple(_view(a, fmt) for a in members))
             for rule, members in _grouped(alerts)
         ]
         body = self._render(
             f"digest.{fmt}",
             fmt,
-            title=_md_escape(_clean(title)) if fmt == "markdown" else _clean(title),
+            title=plain(_clean(title)),
             groups=groups,
             alerts=[a for g in groups for a in g.alerts],
             count=len(alerts),

@@ -225,7 +225,7 @@ def prepare(story: Story, text: StoryText | None = None) -> Document:
         _Field((text.content,)),
         _Field((html_to_text(story.author),)),
         _Field((html_to_text(story.link or ""),)),
-        _Field(tuple(html_to_text(c) for c in story.categories) or ("",)),
+        _Field(tuple(html_to_text(c) for c in story.categories)),
         _Field((html_to_text(story.feed),)),
     )
     return Document(story, fields)
@@ -574,7 +574,6 @@ class _Parser:
     """Recursive descent over the tokens; every error carries the column it is about."""
 
     def __init__(self, query: str) -> None:
-        self.query = query
         self.tokens = _lex(query)
         self.i = 0
 
@@ -867,9 +866,6 @@ class RuleBook:
                 index = self._words if kind == "w" else self._prefixes
                 index.setdefault(word, []).append(i)
         self._prefix_lengths = sorted({len(p) for p in self._prefixes})
-
-    def __len__(self) -> int:
-        return len(self.rules)
 
     def candidates(self, doc: Document) -> list[int]:
         """Indices, in rule order, of the rules that could match this story."""

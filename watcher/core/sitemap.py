@@ -20,8 +20,10 @@ from watcher.core.errors import FeedError
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _MB = 1024 * 1024
-# Sitemaps may come from anywhere: never expand entities or reach the network.
-_PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "recover": True}
+# Sitemaps and feeds may come from anywhere: never expand entities or reach the
+# network.  One parser serves every caller (``watcher.core.parse`` too); lxml locks
+# a parser while it parses, so threads may share it.
+SAFE_XML = etree.XMLParser(resolve_entities=False, no_network=True, recover=True)
 _SITEMAP_LINE = re.compile(r"^\s*sitemap\s*:\s*(\S+)", re.IGNORECASE)
 
 
@@ -68,16 +70,16 @@ def sitemap_children(body: bytes, limit: int = 3) -> list[str]:
     if limit <= 0:
         return []
     try:
-        root = etree.fromstring(body, etree.XMLParser(**_PARSER_OPTIONS))
+        root = etree.fromstring(body, SAFE_XML)
     except etree.XMLSyntaxError:
         return []
-    if root is None or _local(root.tag) != "sitemapindex":
+    if root is None or local_name(root.tag) != "sitemapindex":
         return []
     dated: list[tuple[datetime, str]] = []
     undated: list[str] = []
     seen: set[str] = set()
     for child in root:
-        if _local(child.tag) != "sitemap":
+        if local_name(child.tag) != "sitemap":
             continue
         loc = _child_text(child, "loc")
         if not loc or loc in seen or urlsplit(loc).scheme not in ("http", "https"):
@@ -109,8 +111,8 @@ def robots_sitemaps(robots_txt: str, base_url: str) -> list[str]:
     return found
 
 
-def _local(tag: object) -> str:
-    """An element's name without its namespace (sitemaps are found with and without one)."""
+def local_name(tag: object) -> str:
+    """An element's name without its namespace (sitemaps and OPML come with and without one)."""
     if not isinstance(tag, str):
         return ""  # comments and processing instructions
     return tag.rsplit("}", 1)[-1]
@@ -118,7 +120,7 @@ def _local(tag: object) -> str:
 
 def _child_text(element: etree._Element, name: str) -> str:
     for child in element:
-        if _local(child.tag) == name:
+        if local_name(child.tag) == name:
             # Text nodes only: an unresolved entity reference stays out of the URL.
             return "".join(str(text) for text in child.xpath("text()")).strip()
     return ""

@@ -93,10 +93,10 @@ def html_to_text(markup: str) -> str:
                 continue
             unclosed.add(name)
         out.append(" " if name in _BLOCK_TAGS else "")
-    return _squeeze(html.unescape("".join(out)))
+    return squeeze(html.unescape("".join(out)))
 
 
-def _squeeze(text: str) -> str:
+def squeeze(text: str) -> str:
     """Collapse every run of Unicode whitespace (NBSP from ``&nbsp;`` too) to one space."""
     return " ".join(text.split())
 
