@@ -571,6 +571,10 @@ def test_an_index_rebuilt_from_stored_fingerprints_answers_the_same() -> None:
         fp = fingerprint(title, lead)
         live.add(i, fp, T0 + timedelta(minutes=i))
         rebuilt.add(i, Fingerprint.from_json(fp.to_json()), T0 + timedelta(minutes=i))
+    answers = []
     for title, lead in stories[500:]:
         fp = fingerprint(title, lead)
         assert live.find(fp) == rebuilt.find(fp)
+        answers.append(rebuilt.find(fp))
+    assert any(answer is not None for answer in answers)  # some joined a stored cluster
+    assert any(answer is None for answer in answers)  # and some did not

@@ -22,6 +22,7 @@ from tests.fakes.telegram import FakeTelegram, utf16_len
 from tests.support.httpserver import HTTPServer
 from watcher.config import load_config
 from watcher.pipeline import open_pipeline
+from watcher.store import Store
 
 HOSTILE = Item(
     'Rebels take Hama <script>alert(1)</script> <img src=x onerror="steal()">',
@@ -301,3 +302,42 @@ def test_delivery_rows_are_written_with_the_story(
             "JOIN stories s ON s.id = a.story_id ORDER BY d.channel"
         ).fetchall()
     assert rows == [("Rebels enter Hama", "a"), ("Rebels enter Hama", "b")]
+
+
+def test_a_failed_delivery_insert_leaves_no_story_and_no_alert(
+    project: Project, server: HTTPServer, endpoint: JSONEndpoint
+) -> None:
+    """The "or not at all" half: the delivery rows fail, so the story and alert roll back."""
+    feed = server.add("/feed.xml", rss(Item("Rebels enter Hama", "http://n.example/1", "1")))
+    project.write(
+        f"channels: {{a: '{endpoint.url()}'}}\n"
+        f"feeds: [{{name: wire, url: '{feed}'}}]\n"
+        "rules: [{name: hama, query: Hama AND rebels, notify: [a]}]\n"
+    )
+    Store(project.database).close()  # the schema, so that a trigger can break the outbox
+    with sqlite3.connect(project.database) as db:
+        db.execute(
+            "CREATE TRIGGER broken_outbox BEFORE INSERT ON deliveries "
+            "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
+    failed = project.run("once")
+    assert failed.exit_code == 0  # the poll fails; the pass goes on
+    assert "disk full" in failed.output  # at the delivery insert, after the story's
+
+    def counts() -> dict[str, int]:
+        with sqlite3.connect(project.database) as db:
+            return {
+                table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                for table in ("stories", "story_keys", "alerts", "deliveries")
+            }
+
+    assert counts() == {"stories": 0, "story_keys": 0, "alerts": 0, "deliveries": 0}
+    assert endpoint.posts == []
+
+    # Repaired, the next poll finds the story new, and alerts on it once.
+    with sqlite3.connect(project.database) as db:
+        db.execute("DROP TRIGGER broken_outbox")
+    assert project.run("once").exit_code == 0
+    after = counts()
+    assert (after["stories"], after["alerts"], after["deliveries"]) == (1, 1, 1)
+    assert len(endpoint.posts) == 1

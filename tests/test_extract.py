@@ -9,7 +9,7 @@ catch is only in the other headlines.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -97,6 +97,7 @@ def test_the_page_gives_title_and_publication_date_in_utc(page: Page) -> None:
     assert article.title == page.title
     assert article.published == page.published
     assert article.published is not None and article.published.utcoffset() is not None
+    assert article.published.utcoffset() == timedelta(0)  # in UTC, not just zone-aware
 
 
 def test_a_word_only_in_the_related_list_never_alerts(page: Page) -> None:

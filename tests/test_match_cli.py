@@ -12,14 +12,27 @@ from tests.support.httpserver import HTTPServer
 from watcher.cli import cli
 
 
-def match(*args: str) -> Result:
-    return CliRunner().invoke(cli, ["match", *args], catch_exceptions=False)
+def match(*args: str, env: dict[str, str | None] | None = None) -> Result:
+    return CliRunner().invoke(cli, ["match", *args], env=env, catch_exceptions=False)
+
+
+# Bold and reverse video, as rich writes them, then back to normal.
+BOLD_REVERSE, RESET = "\x1b[1;7m", "\x1b[0m"
 
 
 def test_a_match_prints_the_highlighted_snippet_and_exits_0() -> None:
     result = match("Hama AND rebel*", "--title", "Army retreats", "--text", "Rebels entered Hama.")
     assert result.exit_code == 0
     assert "match" in result.stdout and "Rebels entered Hama." in result.stdout
+
+    colour = {"FORCE_COLOR": "1", "TERM": "xterm-256color", "NO_COLOR": None}
+    coloured = match(
+        "Hama AND rebel*", "--title", "Army retreats", "--text", "Rebels entered Hama.", env=colour
+    )
+    assert coloured.exit_code == 0
+    assert f"{BOLD_REVERSE}Hama{RESET}" in coloured.stdout
+    assert f"{BOLD_REVERSE}Rebels{RESET}" in coloured.stdout
+    assert f"{BOLD_REVERSE}entered" not in coloured.stdout  # only the matched words
 
 
 def test_no_match_exits_1() -> None:
@@ -40,6 +53,8 @@ def test_an_html_file_is_matched_on_its_text(tmp_path: Path) -> None:
     page.write_text("<html><body><p>Rebels near <b>Ha</b>ma&#39;s gates</p></body></html>")
     assert match("rebels", "--file", str(page)).exit_code == 0
     assert match("script", "--file", str(page)).exit_code == 1
+    assert match("body", "--file", str(page)).exit_code == 1  # a tag name, not text
+    assert match("Hama", "--file", str(page)).exit_code == 0  # "<b>Ha</b>ma" reads as Hama
 
 
 def test_jsonl_prints_matching_ids(tmp_path: Path) -> None:

@@ -101,6 +101,7 @@ def test_two_instances_do_not_collide() -> None:
     first, second = Metrics(), Metrics()
     first.matched("a")
     assert ("watcher_matches_total", (("rule", "a"),)) not in samples(second.exposition().decode())
+    assert samples(first.exposition().decode())[("watcher_matches_total", (("rule", "a"),))] == 1
 
 
 def test_an_unknown_fetch_outcome_is_a_bug_caught_at_once() -> None:

@@ -227,9 +227,12 @@ def test_import_follows_the_file_s_own_list_indentation(tmp_path: Path) -> None:
 
 def test_import_keeps_the_file_mode_and_writes_atomically(config: Path) -> None:
     config.chmod(0o600)
+    before = config.stat().st_ino
     import_opml(config, OPML)
     assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    assert config.stat().st_ino != before  # a new file renamed over, not written in place
     assert [p.name for p in config.parent.iterdir()] == ["config.yaml"]  # no temp file left
+    assert list(config.parent.glob("*.tmp")) == [] and list(config.parent.glob(".*")) == []
 
 
 def test_a_bad_opml_file_leaves_the_config_untouched(config: Path, tmp_path: Path) -> None:

@@ -80,12 +80,28 @@ def test_same_link_in_two_feeds_alerts_once(
     copy = Item(HAMA.title, "HTTP://NEWS.EXAMPLE/hama-1?utm_source=rss&utm_medium=feed#top", "x-1")
     a = server.add("/a.xml", rss(HAMA))
     b = server.add("/b.xml", rss(copy))
-    config(project, capture, {"agency": a, "outlet": b})
+    # Clustering off: the same title would merge the two anyway, so only the link can.
+    config(project, capture, {"agency": a, "outlet": b}, extra="cluster: false\n")
 
     project.run("once")
     project.run("once")
 
     assert len(capture.messages()) == 1
+
+
+def test_same_title_under_another_link_alerts_again_without_clustering(
+    project: Project, server: HTTPServer, capture: Capture
+) -> None:
+    """The control for the test above: with clustering off, only the link tells copies apart."""
+    other = Item(HAMA.title, "http://news.example/hama-1-live", "x-1")
+    a = server.add("/a.xml", rss(HAMA))
+    b = server.add("/b.xml", rss(other))
+    config(project, capture, {"agency": a, "outlet": b}, extra="cluster: false\n")
+
+    project.run("once")
+    project.run("once")
+
+    assert len(capture.messages()) == 2
 
 
 def test_a_feed_seen_first_alerts_only_on_recent_stories_and_old_ones_never_later(

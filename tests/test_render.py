@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from html import unescape
 from html.parser import HTMLParser
 
 import pytest
@@ -148,6 +149,9 @@ def test_only_http_links_are_offered(fmt: Format, link: str) -> None:
     body = one(Renderer().alert(make_alert(link=link), fmt)).body
 
     assert "script:" not in body.lower() and "data:" not in body
+    shown = (body, unescape(body))
+    for text in (link, link.strip(), link.strip().replace("\x00", "")):
+        assert all(text not in version for version in shown), text
     assert "Talks resume in Kyiv" in body
     if fmt in ("html", "telegram"):
         assert Elements(body).hrefs() == []

@@ -466,6 +466,10 @@ class TestRuleBook:
         doc = prepare(story("Rebels shelled Hama"))
         assert isinstance(doc, Document)
         assert RuleBook([rule("Hama")]).match(doc) == RuleBook([rule("Hama")]).match(doc)
+        first, second = RuleBook([rule("Hama")]), RuleBook([rule("rebel*", name="p")])
+        assert first.match(doc) == [Hit("r", ("Hama",))]
+        assert second.match(doc) == [Hit("p", ("rebels",))]
+        assert first.match(doc) == [Hit("r", ("Hama",))]  # the other book left it as it was
 
 
 class TestSnippet:

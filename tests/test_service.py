@@ -29,14 +29,34 @@ from watcher.pipeline import open_pipeline
 REPO = Path(__file__).resolve().parents[1]
 
 
+# `watcher run` without its config file watcher (the CLI has no switch for that): the
+# same daemon, so that only SIGHUP can make it reload.
+UNWATCHED = """\
+import asyncio, sys
+from pathlib import Path
+from watcher.config import load_config
+from watcher.daemon import Daemon
+from watcher.log import setup_logging
+setup_logging("info")
+asyncio.run(Daemon(load_config(Path(sys.argv[1])), watch=False).run())
+"""
+
+
 class Daemon:
     """`watcher run` in a subprocess, its stderr collected as it comes."""
 
-    def __init__(self, project: Project, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, project: Project, env: dict[str, str] | None = None, *, watch: bool = True
+    ) -> None:
         self.log_path = project.root / "daemon.log"
         self.log = self.log_path.open("w")
+        command = (
+            [sys.executable, "-m", "watcher", "--config", str(project.config), "run"]
+            if watch
+            else [sys.executable, "-c", UNWATCHED, str(project.config)]
+        )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "watcher", "--config", str(project.config), "run"],
+            command,
             stdout=subprocess.DEVNULL,
             stderr=self.log,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
@@ -128,15 +148,24 @@ def test_sighup_reloads(
 ) -> None:
     a = server.add("/a.xml", rss(IDLIB))
     project.write(service_config(capture, {"a": a}, "  - {name: hama, query: Hama}\n"))
-    daemon = Daemon(project)
+    daemon = Daemon(project, watch=False)  # no file watcher: only the signal can reload
     daemons.append(daemon)
-    assert wait_for(lambda: "watching 1 feeds" in daemon.output())
+    assert wait_for(lambda: "watching 1 feeds" in daemon.output()), daemon.output()
+    assert wait_for(lambda: len(server.hits("/a.xml")) >= 1)  # IDLIB seen, under no rule
     project.write(
         service_config(capture, {"a": a}, "  - {name: idlib, query: Idlib, notify: [capture]}\n")
     )
+    time.sleep(1.5)  # a file watcher reloads within half a second (300 ms debounce)
+    assert "config reloaded" not in daemon.output()  # the edit alone changed nothing
     daemon.process.send_signal(signal.SIGHUP)
-    assert wait_for(lambda: "config reloaded" in daemon.output())
+    assert wait_for(lambda: "config reloaded" in daemon.output()), daemon.output()
+    # The new rule applies to stories that arrive from now on.
+    fresh = Item("Idlib talks collapse", "http://n.example/3", "3")
+    server.add("/a.xml", rss(fresh, IDLIB))
+    assert wait_for(lambda: capture.count(fresh.title) == 1), daemon.output()
+    assert capture.count(IDLIB.title) == 0  # seen before the reload: never alerted
     assert daemon.stop() == 0
+    assert "Traceback" not in daemon.output()
 
 
 def test_sigterm_stops_promptly_even_with_a_fetch_hanging(

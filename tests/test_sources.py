@@ -220,9 +220,22 @@ def test_a_word_only_in_the_related_list_never_alerts(
     project: Project, server: HTTPServer, capture: Capture
 ) -> None:
     assert b"avalanche" in ARTICLE  # it is on the page, in the "Related" list
-    follow(project, capture, teaser_site(server), "avalanche", ", full_text: true")
-    project.run("once")
+    # A second rule, on a channel of its own, proves the page was read in full.
+    body_capture = Capture(server, "/body-alerts")
+    project.write(
+        f"channels: {{capture: '{capture.url}', body: '{body_capture.url}'}}\n"
+        f"feeds:\n  - {{name: site, url: '{teaser_site(server)}', full_text: true}}\n"
+        "rules:\n"
+        "  - {name: related, query: avalanche, notify: [capture]}\n"
+        "  - {name: body, query: rebels, notify: [body]}\n"
+    )
+    assert project.run("once").exit_code == 0
     assert capture.messages() == []
+    article_path = "/2024/12/03/government-lines-give-way-north-of-the-capital/"
+    assert len(server.hits(article_path)) == 1
+    # "rebels" is only in the article body (not the teaser): it alerts, so the text was there.
+    assert body_capture.count("Government lines give way") == 1
+    assert len(body_capture.messages()) == 1
 
 
 def test_a_page_that_times_out_does_not_hold_back_the_other_stories(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from watcher.core.analyse import parse_and_analyse
 from watcher.core.models import RuleSpec
 from watcher.core.rules import RuleBook, compile_rule
@@ -51,11 +53,19 @@ def test_workers_run_at_a_lower_priority_than_the_event_loop() -> None:
     finally:
         pool.shutdown()
     assert worker == min(19, os.nice(0) + WORKER_NICENESS)  # 19: the lowest there is
+    assert worker > os.nice(0)  # the test process is not at 19 already
 
 
-def test_default_worker_count_is_one_per_core_up_to_the_loops_capacity() -> None:
+def test_default_worker_count_is_one_per_core_up_to_the_loops_capacity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert worker_count(0) == 0
     assert worker_count(5) == 5
     default = worker_count(None)
     assert default == min(os.cpu_count() or 1, MAX_DEFAULT_WORKERS)
     assert 1 <= default <= MAX_DEFAULT_WORKERS
+    assert MAX_DEFAULT_WORKERS == 3
+    for cores, expected in ((1, 1), (2, 2), (8, 3), (None, 1)):
+        monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+        assert worker_count(None) == expected, cores
+        assert worker_count(5) == 5  # a setting is taken as it is, whatever the cores
