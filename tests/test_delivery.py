@@ -38,9 +38,11 @@ def endpoint() -> Iterator[JSONEndpoint]:
         yield fake
 
 
-def write_config(project: Project, feed: str, channels: str, rule_extra: str = "") -> None:
+def write_config(
+    project: Project, feed: str, channels: str, rule_extra: str = "", top: str = ""
+) -> None:
     project.write(
-        f"channels:\n{channels}\n"
+        f"{top}channels:\n{channels}\n"
         f"feeds: [{{name: wire, url: '{feed}'}}]\n"
         "rules:\n"
         f"  - {{name: hama, query: Hama AND rebels, notify: [out]{rule_extra}}}\n"
@@ -159,11 +161,7 @@ def test_a_delivery_is_given_up_after_the_configured_time_and_reported(
     project: Project, server: HTTPServer, endpoint: JSONEndpoint
 ) -> None:
     feed = server.add("/feed.xml", rss(Item("Rebels enter Hama", "http://n.example/1", "1")))
-    project.write(
-        f"give_up_after: 1d\nchannels: {{out: '{endpoint.url()}'}}\n"
-        f"feeds: [{{name: wire, url: '{feed}'}}]\n"
-        "rules: [{name: hama, query: Hama AND rebels, notify: [out]}]\n"
-    )
+    write_config(project, feed, f"  out: '{endpoint.url()}'", top="give_up_after: 1d\n")
     endpoint.failing = True
     project.run("once")
     config = load_config(project.config, {})
@@ -309,11 +307,7 @@ def test_a_failed_delivery_insert_leaves_no_story_and_no_alert(
 ) -> None:
     """The "or not at all" half: the delivery rows fail, so the story and alert roll back."""
     feed = server.add("/feed.xml", rss(Item("Rebels enter Hama", "http://n.example/1", "1")))
-    project.write(
-        f"channels: {{a: '{endpoint.url()}'}}\n"
-        f"feeds: [{{name: wire, url: '{feed}'}}]\n"
-        "rules: [{name: hama, query: Hama AND rebels, notify: [a]}]\n"
-    )
+    write_config(project, feed, f"  out: '{endpoint.url()}'")
     Store(project.database).close()  # the schema, so that a trigger can break the outbox
     with sqlite3.connect(project.database) as db:
         db.execute(
