@@ -16,7 +16,7 @@ from watcher.core.errors import ConfigError, WatcherError
 from watcher.core.opml import OpmlError, OpmlFeed, read_opml, unique_names, write_opml
 from watcher.opml_import import import_opml
 
-OPML = Path(__file__).parent / "data" / "opml" / "subscriptions.opml"
+OPML = Path(__file__).parents[1] / "data" / "opml" / "subscriptions.opml"
 # What config.py accepts as a feed name.
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 

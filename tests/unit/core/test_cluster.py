@@ -33,7 +33,7 @@ from watcher.core.cluster import (
     similarity,
 )
 
-PAIRS = Path(__file__).parent / "data" / "cluster_pairs.jsonl"
+PAIRS = Path(__file__).parents[2] / "data" / "cluster_pairs.jsonl"
 CATEGORIES = {
     True: {"wire-copy", "suffix", "rewrite", "update", "trimmed-lead"},
     False: {"follow-up", "same-place", "roundup", "analysis", "series"},
@@ -349,7 +349,7 @@ def test_no_follow_up_in_the_labelled_set_is_merged() -> None:
 @pytest.mark.skipif(not (CORPUS / "feeds").is_dir(), reason="../shared/corpus absent")
 def test_corpus_excerpts_are_what_the_corpus_says(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("feedparser")
-    path = Path(__file__).parents[1] / "bench" / "mine_cluster_pairs.py"
+    path = Path(__file__).parents[3] / "bench" / "mine_cluster_pairs.py"
     spec = importlib.util.spec_from_file_location("mine_cluster_pairs", path)
     assert spec and spec.loader
     miner = importlib.util.module_from_spec(spec)

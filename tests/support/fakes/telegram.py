@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from apprise.plugins.telegram import NotifyTelegram
 
-from tests.fakes import LoopbackHTTPServer, Request, Response
+from tests.support.fakes import LoopbackHTTPServer, Request, Response
 
 TOKEN = "123456789:watcherTestToken_abc-XYZ"
 BOT_ID = 123456789

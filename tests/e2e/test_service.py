@@ -26,7 +26,7 @@ from tests.support.waiting import wait_for
 from watcher.config import json_schema, load_config
 from watcher.pipeline import open_pipeline
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 # `watcher run` without its config file watcher (the CLI has no switch for that): the

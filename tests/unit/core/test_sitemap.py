@@ -14,7 +14,7 @@ from watcher.core.errors import FeedError
 from watcher.core.parse import parse_feed
 from watcher.core.sitemap import maybe_gunzip, robots_sitemaps, sitemap_children
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "feeds"
+CORPUS = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "feeds"
 if not CORPUS.is_dir():
     CORPUS = Path(os.environ.get("WATCHER_CORPUS", "/nonexistent")) / "feeds"
 MB = 1024 * 1024

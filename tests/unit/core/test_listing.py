@@ -10,7 +10,7 @@ from watcher.core.dedupe import identity_keys, select_new
 from watcher.core.errors import FeedError
 from watcher.core.listing import listing_stories, selector_problem
 
-PAGES = Path(__file__).parent / "data" / "pages"
+PAGES = Path(__file__).parents[2] / "data" / "pages"
 LISTING = (PAGES / "listing-world.html").read_bytes()
 BASE = "https://news.example.org/world/"
 

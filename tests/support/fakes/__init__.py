@@ -4,9 +4,9 @@ Each fake is a context manager that binds 127.0.0.1 on a free port, records
 what arrived, and stops on exit, so a test proves delivery end to end without
 the internet:
 
-- ``tests.fakes.telegram.FakeTelegram``: the Bot API (``tgram://`` URLs).
-- ``tests.fakes.smtp.FakeSMTP``: an aiosmtpd server (``mailto://`` URLs).
-- ``tests.fakes.json_endpoint.JSONEndpoint``: a ``json://`` receiver that fails on demand.
+- ``tests.support.fakes.telegram.FakeTelegram``: the Bot API (``tgram://`` URLs).
+- ``tests.support.fakes.smtp.FakeSMTP``: an aiosmtpd server (``mailto://`` URLs).
+- ``tests.support.fakes.json_endpoint.JSONEndpoint``: a ``json://`` receiver that fails on demand.
 
 Wrap them in fixtures where they are used, e.g.::
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Item, Project, rss
-from tests.fakes.json_endpoint import JSONEndpoint
-from tests.fakes.smtp import FakeSMTP
-from tests.fakes.telegram import FakeTelegram, utf16_len
+from tests.support.fakes.json_endpoint import JSONEndpoint
+from tests.support.fakes.smtp import FakeSMTP
+from tests.support.fakes.telegram import FakeTelegram, utf16_len
 from tests.support.httpserver import HTTPServer
 from watcher.config import load_config
 from watcher.pipeline import open_pipeline

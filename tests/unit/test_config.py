@@ -11,7 +11,7 @@ from tests.conftest import Project
 from watcher.config import load_config, locate_config
 from watcher.core.errors import ConfigError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def problems(project: Project, text: str, env: dict[str, str] | None = None) -> list[str]:

@@ -18,7 +18,7 @@ from watcher.core.extract import Article, extract_article
 from watcher.core.models import RuleSpec, Story
 from watcher.core.rules import compile_rule, prepare
 
-PAGES = Path(__file__).parent / "data" / "pages"
+PAGES = Path(__file__).parents[2] / "data" / "pages"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from apprise.conversion import markdown_to_html
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.fakes.telegram import parse_html, utf16_len
+from tests.support.fakes.telegram import parse_html, utf16_len
 from watcher.core.errors import WatcherError
 from watcher.core.models import Alert, Snippet
 from watcher.core.render import Format, Message, Renderer, format_for_url, telegram_split

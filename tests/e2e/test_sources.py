@@ -11,8 +11,8 @@ from pathlib import Path
 from tests.conftest import Capture, Item, Project, rss
 from tests.support.httpserver import HTTPServer
 
-PAGES = Path(__file__).parent / "data" / "pages"
-OPML = Path(__file__).parent / "data" / "opml" / "subscriptions.opml"
+PAGES = Path(__file__).parents[1] / "data" / "pages"
+OPML = Path(__file__).parents[1] / "data" / "opml" / "subscriptions.opml"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
 XML = {"Content-Type": "application/xml"}
 

@@ -10,9 +10,9 @@ import apprise
 import pytest
 from apprise import NotifyFormat
 
-from tests.fakes.json_endpoint import JSONEndpoint
-from tests.fakes.smtp import RECIPIENT, SENDER, FakeSMTP
-from tests.fakes.telegram import CHAT_ID, FakeTelegram, parse_html, utf16_len
+from tests.support.fakes.json_endpoint import JSONEndpoint
+from tests.support.fakes.smtp import RECIPIENT, SENDER, FakeSMTP
+from tests.support.fakes.telegram import CHAT_ID, FakeTelegram, parse_html, utf16_len
 from watcher.core.models import Alert, Snippet
 from watcher.core.render import Message, Renderer, format_for_url
 

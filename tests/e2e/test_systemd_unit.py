@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-UNIT = Path(__file__).resolve().parents[1] / "systemd" / "watcher.service"
+UNIT = Path(__file__).resolve().parents[2] / "systemd" / "watcher.service"
 MAX_EXPOSURE = 2.0
 
 

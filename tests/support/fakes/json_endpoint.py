@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes import LoopbackHTTPServer, Request, Response
+from tests.support.fakes import LoopbackHTTPServer, Request, Response
 
 
 @dataclass(frozen=True)
