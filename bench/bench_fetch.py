@@ -48,6 +48,7 @@ import os
 import pstats
 import random
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -543,28 +544,33 @@ async def warm_up(executor: Executor | None, workers: int) -> float:
 
 
 # What the pipeline calls, by module (and function): the stage it belongs to.  Only calls
-# from watcher/pipeline.py into the rest of watcher count, so a refactoring inside the
-# pipeline moves no time between stages; the first matching line wins.
+# from the sequencer (watcher/pipeline.py and the decisions it runs, watcher/core/decide.py)
+# into the rest of watcher count, so a refactoring inside the sequencer moves no time
+# between stages; the first matching line wins.
 STAGE_OF: tuple[tuple[str, frozenset[str] | None, str], ...] = (
     ("watcher/fetch.py", None, "fetch (httpx, gzip, slots)"),
     ("watcher/sources.py", None, "read (sniff, parse, analyse)"),
+    ("watcher/workers.py", None, "read (sniff, parse, analyse)"),
     ("watcher/core/sniff.py", None, "read (sniff, parse, analyse)"),
     ("watcher/core/parse.py", None, "read (sniff, parse, analyse)"),
     ("watcher/core/dedupe.py", None, "dedupe (keys, known keys)"),
     (
-        "watcher/store.py",
-        frozenset({"known_keys", "known_stories", "existing_once_keys", "alerted_feeds"}),
+        "watcher/store/",
+        frozenset({"known_keys", "known_stories", "alert_history"}),
         "dedupe (keys, known keys)",
     ),
-    ("watcher/store.py", None, "store (feed state, record_poll)"),
+    ("watcher/store/", None, "store (feed state, record_poll)"),
     ("watcher/core/cluster.py", None, "cluster (fingerprints)"),
     ("watcher/", None, "other decisions (politeness, health...)"),
 )
 
 
+SEQUENCER = ("watcher/pipeline.py", "watcher/core/decide.py")
+
+
 def stage_of(key: tuple[str, int, str]) -> str | None:
     filename, _, name = key
-    if filename.endswith("watcher/pipeline.py") or "/watcher/" not in filename:
+    if filename.endswith(SEQUENCER) or "/watcher/" not in filename:
         return None
     for suffix, names, stage in STAGE_OF:
         if suffix in filename and (names is None or name in names):
@@ -586,7 +592,7 @@ def analyse_profile(profile: cProfile.Profile, wall: float) -> dict[str, Any]:
         if stage is None:
             continue
         for caller, edge in value[4].items():
-            if caller[0].endswith("watcher/pipeline.py"):
+            if caller[0].endswith(SEQUENCER):
                 entries[stage][callee] = entries[stage].get(callee, 0.0) + float(edge[3])
     rows: list[tuple[str, float]] = []
     detail: dict[str, list[tuple[str, float]]] = {}
@@ -637,7 +643,7 @@ def label(key: tuple[str, int, str]) -> str:
 async def one_pass(pipeline: Any, profile: bool, server_pid: int) -> dict[str, Any]:
     monitor = LoopMonitor()
     watch = None if profile else asyncio.create_task(monitor.run())
-    pids = worker_pids(pipeline.pool)
+    pids = worker_pids(pipeline.analyser.pool)
     workers_cpu = sum(proc_cpu(p) for p in pids)
     server_cpu = proc_cpu(server_pid)
     busy = machine_busy()
@@ -692,7 +698,7 @@ async def one_pass(pipeline: Any, profile: bool, server_pid: int) -> dict[str, A
 
 async def run_client(spec: dict[str, Any]) -> dict[str, Any]:
     from watcher.config import parse_config
-    from watcher.pipeline import open_pipeline
+    from watcher.wiring import open_pipeline
 
     result: dict[str, Any] = {"rss_after_imports_kb": proc_status().get("VmRSS", 0)}
     workdir = Path(spec["workdir"])
@@ -702,14 +708,16 @@ async def run_client(spec: dict[str, Any]) -> dict[str, Any]:
         asyncio.get_running_loop().set_default_executor(InlineExecutor())
     async with open_pipeline(config, stdout=io.StringIO()) as pipe:
         # The daemon starts its workers once, at start-up: not part of a pass.
-        result["warm_up"] = await warm_up(pipe.pool, spec["workers"])
+        result["warm_up"] = await warm_up(pipe.analyser.pool, spec["workers"])
         result["hwm_before_kb"] = proc_status().get("VmHWM", 0)
         result["pass1"] = await one_pass(pipe, spec["profile"], spec["server_pid"])
         result["hwm_pass1_kb"] = proc_status().get("VmHWM", 0)
         if not spec["profile"]:
             result["pass2"] = await one_pass(pipe, False, spec["server_pid"])
-        result["stories_stored"] = pipe.store.count("stories")
-        result["workers_hwm_kb"] = [proc_status(p).get("VmHWM", 0) for p in worker_pids(pipe.pool)]
+        with sqlite3.connect(config.database) as db:
+            result["stories_stored"] = db.execute("SELECT count(*) FROM stories").fetchone()[0]
+        pool = pipe.analyser.pool
+        result["workers_hwm_kb"] = [proc_status(p).get("VmHWM", 0) for p in worker_pids(pool)]
         fs = forkserver_pid() if spec["executor"] == "process" else None
         result["forkserver_hwm_kb"] = proc_status(fs).get("VmHWM", 0) if fs else 0
     result["hwm_kb"] = proc_status().get("VmHWM", 0)

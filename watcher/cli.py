@@ -16,20 +16,38 @@ import sys
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
+from urllib.parse import urljoin
 
 import click
 from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from rich.text import Text
 
 from watcher import __version__
-from watcher.config import Config, channel_secrets, load_config, locate_config
-from watcher.core.errors import ConfigError, StoreError, WatcherError
+from watcher.config import Config, channel_secrets, json_schema, load_config, locate_config
+from watcher.core.cluster import Fingerprint, similarity, stored_fingerprint
+from watcher.core.errors import ConfigError, FeedError, QueryError, StoreError, WatcherError
+from watcher.core.extract import extract_article
+from watcher.core.models import STDOUT_CHANNEL, FeedSpec, Notice, RuleSpec, Story
+from watcher.core.opml import write_opml
+from watcher.core.outbox import DeliveryReport, orphan_reason, orphaned_channels
+from watcher.core.rules import RuleBook, compile_rule, prepare, snippet
+from watcher.core.sitemap import robots_sitemaps
+from watcher.core.sniff import advertised_feeds, classify
+from watcher.core.units import parse_duration
+from watcher.daemon import Daemon
+from watcher.deliver import Deliverer
+from watcher.fetch import FetchedFeed, Fetcher, FetchRequest, FetchSettings, user_agent
 from watcher.log import log_warnings, redact, setup_logging
-
-if TYPE_CHECKING:
-    from watcher.fetch import FetchedFeed, Fetcher
+from watcher.opml_import import import_opml
+from watcher.outbox import hold_orphans
+from watcher.pipeline import FeedOutcome
+from watcher.store import open_store
+from watcher.wiring import open_pipeline, prune
 
 EXIT_OK, EXIT_NO, EXIT_CONFIG, EXIT_STORE = 0, 1, 2, 3
 
@@ -59,7 +77,6 @@ def fail(message: str, code: int) -> NoReturn:
 
 def _window(command: str, since: str) -> timedelta:
     """A ``--since`` value as a duration; a bad one ends ``watcher COMMAND`` with EXIT_CONFIG."""
-    from watcher.core.units import parse_duration
 
     try:
         return parse_duration(since)
@@ -111,7 +128,6 @@ def cli(ctx: click.Context, config_option: str | None, log_level: str, log_forma
 @click.pass_obj
 def run(obj: Context) -> None:
     """Run the daemon: poll every feed on its interval until stopped (SIGTERM, Ctrl-C)."""
-    from watcher.daemon import Daemon
 
     config = guarded(obj.config)
     guarded(lambda: asyncio.run(Daemon(config).run()))
@@ -137,9 +153,6 @@ def once(obj: Context, as_json: bool, force: bool) -> None:
 
 
 async def _once(config: Config, as_json: bool, force: bool) -> dict[str, Any]:
-    from rich.progress import Progress
-
-    from watcher.pipeline import open_pipeline
 
     log_warnings(config)
     # With --json, stdout carries the report, so alerts for `stdout` go to stderr.
@@ -149,7 +162,7 @@ async def _once(config: Config, as_json: bool, force: bool) -> dict[str, Any]:
             with Progress(console=err_console, transient=True) as progress:
                 task = progress.add_task("polling feeds", total=len(feeds))
 
-                async def tracked(feed: Any) -> Any:
+                async def tracked(feed: FeedSpec) -> FeedOutcome:
                     outcome = await pipeline.poll(feed, force=force)
                     progress.advance(task)
                     return outcome
@@ -158,7 +171,7 @@ async def _once(config: Config, as_json: bool, force: bool) -> dict[str, Any]:
         else:
             outcomes = await pipeline.poll_all(feeds, force=force)
         delivery = await pipeline.deliver_due(retry_now=True)
-        pipeline.prune()
+        prune(pipeline, config)
     failed = [o for o in outcomes if not o.ok]
     if failed and not as_json:
         say(f"watcher: {len(failed)} of {len(outcomes)} feeds failed (see the log above)")
@@ -173,7 +186,6 @@ async def _once(config: Config, as_json: bool, force: bool) -> dict[str, Any]:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of config.yaml (for editors: see the first line of config.yaml)."""
-    from watcher.config import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
 
@@ -201,15 +213,13 @@ def validate(obj: Context, as_json: bool) -> None:
 @click.pass_obj
 def feeds(obj: Context, as_json: bool) -> None:
     """Show every configured feed's health: last fetch, status, error, failures, next poll."""
-    from watcher.store import Store
 
     config = guarded(obj.config)
-    with closing(guarded(lambda: Store(config.database))) as store:
+    with closing(guarded(lambda: open_store(config.database))) as store:
         rows = feed_health(config, store.feeds_status())
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    from rich.table import Table
 
     table = Table(box=None, header_style="bold")
     for column in (
@@ -267,11 +277,8 @@ def _short_time(value: str | None) -> str:
     return value.replace("T", " ").removesuffix("+00:00") if value else ""
 
 
-def _compile_query(query: str) -> Any:
+def _compile_query(query: str) -> RuleBook:
     """A query typed at the command line, as a one-rule RuleBook; exit 2 when it does not parse."""
-    from watcher.core.errors import QueryError
-    from watcher.core.models import RuleSpec
-    from watcher.core.rules import RuleBook, compile_rule
 
     try:
         return RuleBook([compile_rule(RuleSpec(name="query", query=query))])
@@ -279,8 +286,7 @@ def _compile_query(query: str) -> Any:
         fail(f"watcher: bad query: {exc}", EXIT_CONFIG)
 
 
-def _highlighted(text: str, marks: tuple[tuple[int, int], ...]) -> Any:
-    from rich.text import Text
+def _highlighted(text: str, marks: tuple[tuple[int, int], ...]) -> Text:
 
     shown = Text(text)
     for start, end in marks:
@@ -288,9 +294,8 @@ def _highlighted(text: str, marks: tuple[tuple[int, int], ...]) -> Any:
     return shown
 
 
-def _stories_from_jsonl(path: str) -> list[Any]:
+def _stories_from_jsonl(path: str) -> list[Story]:
     """Stories from a JSON-lines file of ``{"id", "title", "summary", "content"}`` objects."""
-    from watcher.core.models import Story
 
     stories = []
     with click.open_file(path, encoding="utf-8") as lines:
@@ -350,8 +355,6 @@ def match(
 
     Exits 0 on a match, 1 on none, 2 on a bad query.
     """
-    from watcher.core.models import Story
-    from watcher.core.rules import RuleBook, compile_rule, prepare, snippet
 
     if (query is None) == (rules_config is None):
         fail("watcher match: give a QUERY or --rules CONFIG (one of them)", EXIT_CONFIG)
@@ -390,15 +393,12 @@ def match(
 
 def _fetcher() -> Fetcher:
     """A Fetcher sending the daemon's User-Agent."""
-    from watcher.fetch import Fetcher, FetchSettings
-    from watcher.pipeline import user_agent
 
     return Fetcher(FetchSettings(user_agent=user_agent()))
 
 
 def _body(page: FetchedFeed, url: str) -> bytes:
     """The fetched page's body; a FeedError if there is none."""
-    from watcher.core.errors import FeedError
 
     if page.error is not None or page.body is None:
         raise FeedError(f"cannot fetch {url}: {page.error}")
@@ -407,8 +407,6 @@ def _body(page: FetchedFeed, url: str) -> bytes:
 
 async def _page_text(url: str) -> str:
     """A web page's main text, as ``full_text`` would read it."""
-    from watcher.core.extract import extract_article
-    from watcher.fetch import FetchRequest
 
     async with _fetcher() as fetcher:
         page = await fetcher.fetch(FetchRequest(feed="match", url=url))
@@ -427,10 +425,6 @@ def backtest(obj: Context, rule_or_query: str, since: str, as_json: bool) -> Non
 
     Shows what it would have caught.  Exits 0 if anything matched, 1 if nothing did.
     """
-    from datetime import UTC, datetime
-
-    from watcher.core.rules import RuleBook, compile_rule, prepare, snippet
-    from watcher.store import Store
 
     config = guarded(obj.config)
     window = _window("backtest", since)
@@ -439,7 +433,7 @@ def backtest(obj: Context, rule_or_query: str, since: str, as_json: bool) -> Non
         book = RuleBook([compile_rule(named[rule_or_query])])
     else:
         book = _compile_query(rule_or_query)
-    with closing(guarded(lambda: Store(config.database))) as store:
+    with closing(guarded(lambda: open_store(config.database))) as store:
         stories = store.stories_since(datetime.now(UTC) - window)
     # One row per cluster (one event), as alerts would have been: the first matching
     # story, with the other outlets that carried it.
@@ -470,8 +464,6 @@ def backtest(obj: Context, rule_or_query: str, since: str, as_json: bool) -> Non
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     elif rows:
-        from rich.table import Table
-
         table = Table(box=None, header_style="bold")
         for column in ("seen", "feed", "title", "also reported by", "link"):
             table.add_column(column, overflow="fold")
@@ -492,26 +484,26 @@ def backtest(obj: Context, rule_or_query: str, since: str, as_json: bool) -> Non
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 @click.pass_context
 def outbox(ctx: click.Context, as_json: bool) -> None:
-    """List deliveries not yet sent: pending (waiting to retry or for a digest) and failed."""
+    """List deliveries not yet sent: pending (waiting to retry or for a digest), failed,
+    and orphaned (their channel is no longer in the config)."""
     if ctx.invoked_subcommand is not None:
         return
-    from watcher.deliver import Deliverer
-    from watcher.store import Store
-
     config = guarded(ctx.obj.config)
-    with closing(guarded(lambda: Store(config.database))) as store:
+    with closing(guarded(lambda: open_store(config.database))) as store:
         rows = store.outbox()
     deliverer = Deliverer(config.channels, config.env)
+    gone = set(orphaned_channels((row["channel"] for row in rows), config.channels))
     for row in rows:
         row["destinations"] = deliverer.describe(row["channel"])
         row["digest"] = bool(row["digest"])
+        if row["channel"] in gone and row["status"] == "pending":
+            # Held at the next pass; shown as what it already is.
+            row["status"], row["last_error"] = "orphaned", orphan_reason(row["channel"])
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     if not rows:
         return
-    from rich.table import Table
-
     table = Table(box=None, header_style="bold")
     for column in ("id", "channel", "status", "tries", "next try", "rule", "title", "last error"):
         table.add_column(column, overflow="fold")
@@ -525,24 +517,43 @@ def outbox(ctx: click.Context, as_json: bool) -> None:
             row["rule"] or "(notice)",
             row["title"] or "",
             row["last_error"] or "",
-            style="red" if row["status"] == "failed" else None,
+            style="red" if row["status"] in ("failed", "orphaned") else None,
         )
     Console().print(table)
 
 
+def _known_channel(config: Config, channel: str) -> None:
+    """Exit 2 unless ``channel`` is configured (or the built-in stdout)."""
+    if channel != STDOUT_CHANNEL and channel not in config.channels:
+        known = ", ".join([STDOUT_CHANNEL, *config.channels])
+        fail(f"watcher: no channel named '{channel}' (known: {known})", EXIT_CONFIG)
+
+
 @outbox.command("retry")
+@click.option("--to", "to", metavar="CHANNEL", help="Re-route orphaned deliveries (or IDS).")
+@click.argument("ids", nargs=-1, type=int)
 @click.pass_obj
-def outbox_retry(obj: Context) -> None:
-    """Send every pending and failed delivery now, without waiting for its backoff."""
-    from datetime import UTC, datetime
+def outbox_retry(obj: Context, to: str | None, ids: tuple[int, ...]) -> None:
+    """Send every pending and failed delivery now, without waiting for its backoff.
 
-    from watcher.pipeline import open_pipeline
-
+    With --to CHANNEL, deliveries held for a channel that left the config (or the
+    deliveries IDS) go to CHANNEL instead; an alert that already goes there is not
+    sent twice.  Exits 1 if a delivery failed.
+    """
     config = guarded(obj.config)
+    if to is not None:
+        _known_channel(config, to)
+    elif ids:
+        fail("watcher outbox retry: IDS go with --to CHANNEL", EXIT_CONFIG)
 
-    async def retry() -> Any:
+    async def retry() -> DeliveryReport:
         async with open_pipeline(config) as pipeline:
-            pipeline.store.retry_failed(datetime.now(UTC))
+            now = datetime.now(UTC)
+            if to is not None:
+                moved, dropped = pipeline.store.reroute(to, now, ids)
+                say(f"watcher: {moved} deliveries re-routed to '{to}'"
+                    + (f", {dropped} already there dropped" if dropped else ""))  # fmt: skip
+            pipeline.store.retry_failed(now)
             return await pipeline.deliver_due(retry_now=True)
 
     report = guarded(lambda: asyncio.run(retry()))
@@ -550,6 +561,19 @@ def outbox_retry(obj: Context) -> None:
         say(f"watcher: {error}")
     if report.failed or report.given_up:
         sys.exit(EXIT_NO)
+
+
+@outbox.command("drop")
+@click.argument("ids", nargs=-1, type=int)
+@click.pass_obj
+def outbox_drop(obj: Context, ids: tuple[int, ...]) -> None:
+    """Give up deliveries for good: those held for a channel no longer in the config,
+    or the deliveries IDS (see `watcher outbox`)."""
+    config = guarded(obj.config)
+    with closing(guarded(lambda: open_store(config.database))) as store:
+        hold_orphans(store, config.channels, datetime.now(UTC))
+        dropped = store.drop(ids)
+    say(f"watcher: {dropped} deliveries dropped")
 
 
 @cli.command("notify-test")
@@ -560,14 +584,9 @@ def notify_test(obj: Context, channel: str) -> None:
 
     Exits 0 when it was accepted, 1 when not (the reason on stderr), 2 on an unknown channel.
     """
-    from watcher.config import STDOUT_CHANNEL
-    from watcher.core.models import Notice
-    from watcher.deliver import Deliverer
 
     config = guarded(obj.config)
-    if channel != STDOUT_CHANNEL and channel not in config.channels:
-        known = ", ".join([STDOUT_CHANNEL, *config.channels])
-        fail(f"watcher: no channel named '{channel}' (known: {known})", EXIT_CONFIG)
+    _known_channel(config, channel)
     deliverer = Deliverer(config.channels, config.env)
     notice = Notice(
         title="watcher: test message",
@@ -590,7 +609,6 @@ def import_opml_command(obj: Context, opml_file: str, as_json: bool) -> None:
     Feeds already configured (same canonical URL) are skipped.  The result is
     validated like `watcher validate`; the file is not changed if it would not be valid.
     """
-    from watcher.opml_import import import_opml
 
     path = obj.config_path
     before = path.read_bytes() if path.exists() else None
@@ -622,7 +640,6 @@ def import_opml_command(obj: Context, opml_file: str, as_json: bool) -> None:
 @click.pass_obj
 def export_opml(obj: Context) -> None:
     """Print the configured feeds as OPML 2.0."""
-    from watcher.core.opml import write_opml
 
     config = guarded(obj.config)
     click.echo(write_opml([(feed.name, feed.url) for feed in config.feeds]), nl=False)
@@ -649,11 +666,6 @@ def discover(url: str, as_json: bool) -> None:
 
 
 async def _discover(url: str) -> dict[str, Any]:
-    from urllib.parse import urljoin
-
-    from watcher.core.sitemap import robots_sitemaps
-    from watcher.core.sniff import advertised_feeds, classify
-    from watcher.fetch import FetchRequest
 
     async with _fetcher() as fetcher:
         page, robots = await asyncio.gather(
@@ -686,21 +698,14 @@ def clusters(obj: Context, since: str, show_all: bool, as_json: bool) -> None:
     Each member shows its similarity to the cluster's first story, so you can see
     why stories were, or were not, merged (threshold: `cluster_threshold`).
     """
-    from datetime import UTC, datetime
-
-    from watcher.core.cluster import Fingerprint, fingerprint, similarity
-    from watcher.store import Store
 
     config = guarded(obj.config)
     window = _window("clusters", since)
-    with closing(guarded(lambda: Store(config.database))) as store:
+    with closing(guarded(lambda: open_store(config.database))) as store:
         members = store.cluster_members(datetime.now(UTC) - window)
 
     def print_of(row: dict[str, Any]) -> Fingerprint:
-        try:
-            return Fingerprint.from_json(row["fingerprint"])
-        except (TypeError, ValueError):
-            return fingerprint(row["title"], row["summary"])
+        return stored_fingerprint(row["fingerprint"], row["title"], row["summary"])
 
     groups: dict[int, list[dict[str, Any]]] = {}
     for row in members:

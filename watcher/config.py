@@ -51,6 +51,8 @@ _DURATION_TEXT = Annotated[str, Field(pattern=r"^\s*(\d+(\.\d+)?\s*[smhdw]\s*)+$
 Duration = Annotated[
     timedelta, BeforeValidator(_duration, json_schema_input_type=_DURATION_TEXT | int)
 ]
+# A timeout of zero would fail every fetch at once.
+Timeout = Annotated[Duration, Field(gt=timedelta(0))]
 Size = Annotated[int, BeforeValidator(_size, json_schema_input_type=str | int), Field(ge=1)]
 OneOrMany = Annotated[
     list[str], BeforeValidator(lambda v: _one_or_many(v), json_schema_input_type=str | list[str])
@@ -69,9 +71,9 @@ class _Strict(BaseModel):
 class FeedFetchModel(_Strict):
     """Fetch limits a single feed may override."""
 
-    connect_timeout: Duration | None = Field(None, description="Time to open a connection.")
-    read_timeout: Duration | None = Field(None, description="Longest wait for the next bytes.")
-    deadline: Duration | None = Field(None, description="Longest a whole fetch may take.")
+    connect_timeout: Timeout | None = Field(None, description="Time to open a connection.")
+    read_timeout: Timeout | None = Field(None, description="Longest wait for the next bytes.")
+    deadline: Timeout | None = Field(None, description="Longest a whole fetch may take.")
     max_body: Size | None = Field(None, description="Largest body accepted (e.g. 10MB).")
     max_decoded: Size | None = Field(None, description="Largest body after decompression.")
     max_redirects: int | None = Field(None, ge=0, le=20, description="Redirects followed.")
@@ -250,7 +252,11 @@ class ConfigModel(_Strict):
 
 @dataclass(frozen=True)
 class Config:
-    """A validated configuration, ready for the pipeline."""
+    """A validated configuration, ready for the pipeline.
+
+    Built only by ``parse_config`` from a validated ``ConfigModel``, so it has no
+    defaults of its own: each default is declared once, on ``ConfigModel``.
+    """
 
     path: Path
     database: Path
@@ -259,20 +265,20 @@ class Config:
     channels: Mapping[str, ChannelSpec]
     feeds: tuple[FeedSpec, ...]
     rules: tuple[RuleSpec, ...]
-    fetch: FetchModel = field(default_factory=lambda: FetchModel())
-    feed_alert_after: timedelta = timedelta(hours=24)
-    health_notify: tuple[str, ...] = (STDOUT_CHANNEL,)
-    templates: Mapping[str, str] = field(default_factory=dict)  # name -> Jinja2 source
-    timezone: str | None = None
-    give_up_after: timedelta = timedelta(days=3)
-    retention: timedelta = timedelta(days=90)
-    metrics: tuple[str, int] | None = None
-    cluster: bool = True
-    workers: int | None = None
-    cluster_window: timedelta = timedelta(hours=48)
-    cluster_threshold: float = 0.8
-    warnings: tuple[Problem, ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    fetch: FetchModel
+    feed_alert_after: timedelta
+    health_notify: tuple[str, ...]
+    templates: Mapping[str, str]  # name -> Jinja2 source
+    timezone: str | None
+    give_up_after: timedelta
+    retention: timedelta
+    metrics: tuple[str, int] | None
+    cluster: bool
+    workers: int | None
+    cluster_window: timedelta
+    cluster_threshold: float
+    warnings: tuple[Problem, ...]
+    env: Mapping[str, str] = field(repr=False)
 
 
 def locate_config(option: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path:
@@ -307,11 +313,7 @@ def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
     try:
         data = yaml.load(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        column = mark.column + 1 if mark is not None else None
-        message = f"YAML syntax error: {exc.problem or exc.context}"
-        raise ConfigError([Problem(shown, line, message, column)]) from None
+        raise ConfigError([_syntax_problem(exc, shown)]) from None
     if data is None:
         data = CommentedMap()
     if not isinstance(data, dict):
@@ -635,6 +637,70 @@ def _rules(
             problems.append(Problem(shown, example_line, f"{where}: {failure}"))
         rules.append(spec)
     return tuple(rules)
+
+
+_OPENED_BY = {
+    "while parsing a flow sequence": "'['",
+    "while parsing a flow mapping": "'{'",
+}
+_QUOTES = {'"': 'double quote (")', "'": "single quote (')"}
+
+
+def _syntax_problem(exc: MarkedYAMLError, shown: str) -> Problem:
+    """A YAML syntax error located where the mistake starts, naming where the parser gave up.
+
+    ruamel's ``problem_mark`` is where parsing failed, often far below the cause
+    (an unclosed ``[`` is noticed only at the end of the file); its
+    ``context_mark`` is where the construct that failed was opened.
+    """
+    problem = str(exc.problem or exc.context or "not valid YAML")
+    start = _position(exc.context_mark)
+    stop = _position(exc.problem_mark)
+    if start is None or stop is None or start == stop:
+        line, column = stop or start or (None, None)
+        return Problem(shown, line, f"YAML syntax error: {problem}", column)
+    at_end = "<stream end>" in problem or "end of stream" in problem
+    stop_line, stop_column = stop
+    context = str(exc.context or "")
+    opener = _OPENED_BY.get(context)
+    if context == "while scanning a quoted scalar":
+        opener = _QUOTES.get(_char_at(exc.context_mark), "quote")
+    if opener is not None and at_end:
+        message = (
+            f"this {opener} is never closed (the parser reached the end of the file"
+            f" at line {stop_line}, column {stop_column})"
+        )
+    elif opener is not None:
+        message = (
+            f"this {opener} is not closed (the parser stopped at line {stop_line},"
+            f" column {stop_column}: {problem})"
+        )
+    else:
+        what = re.sub(r"^while (?:parsing|scanning|constructing) (?:an? )?", "", context)
+        inside = f"the {what}" if what and what != context else "what"
+        message = (
+            f"in {inside} that starts here, the parser stopped at line {stop_line},"
+            f" column {stop_column}: {problem}"
+        )
+    return Problem(shown, start[0], f"YAML syntax error: {message}", start[1])
+
+
+def _position(mark: Any) -> tuple[int, int] | None:
+    """A ruamel mark's 1-based (line, column), if it has both."""
+    line = getattr(mark, "line", None)
+    column = getattr(mark, "column", None)
+    if not isinstance(line, int) or not isinstance(column, int):
+        return None
+    return line + 1, column + 1
+
+
+def _char_at(mark: Any) -> str:
+    """The character a ruamel mark points at, if the mark keeps the text it came from."""
+    buffer = getattr(mark, "buffer", None)
+    pointer = getattr(mark, "pointer", None)
+    if isinstance(buffer, str) and isinstance(pointer, int) and 0 <= pointer < len(buffer):
+        return buffer[pointer]
+    return ""
 
 
 def _line_of(data: Any, loc: tuple[int | str, ...] | list[int | str]) -> int | None:

@@ -16,6 +16,7 @@ import hashlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,16 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from watcher.clock import Clock, utc_now
 from watcher.config import Config, load_config
 from watcher.core.errors import ConfigError
 from watcher.core.models import FeedSpec
 from watcher.log import log_warnings
 from watcher.metrics import Metrics
-from watcher.pipeline import Clock, Pipeline, build_deliverer, open_pipeline, utc_now
+from watcher.pipeline import Pipeline
 from watcher.sdnotify import Notifier
+from watcher.settings import feed_named
+from watcher.wiring import health, open_pipeline, prune, rewire
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +105,13 @@ class Daemon:
                 await self._stop.wait()
             finally:
                 self.notifier.stopping()
-                scheduler.shutdown(wait=False)
+                # Paused, not shut down, while jobs in flight finish: shutting the
+                # scheduler down would cancel them at once.
+                scheduler.pause()
                 watcher.cancel()
                 reloader.cancel()
                 await self._finish_inflight()
+                scheduler.shutdown(wait=False)
                 await self._final_delivery(pipeline)
                 await self.metrics.close()
         log.info("stopped")
@@ -163,7 +170,9 @@ class Daemon:
         try:
             await job(*args)
         except asyncio.CancelledError:
-            raise
+            if not self._stop.is_set():
+                raise
+            # Abandoned by a stop after its grace period: it runs again at the next start.
         except Exception:
             log.exception("job %s failed", getattr(job, "__name__", job))
         finally:
@@ -171,7 +180,7 @@ class Daemon:
 
     async def _poll(self, pipeline: Pipeline, name: str) -> None:
         # Looked up by name at each run, so a reload's new settings apply at once.
-        feed = next((f for f in pipeline.config.feeds if f.name == name), None)
+        feed = feed_named(self.config, name)
         if feed is None:
             return
         outcome = await pipeline.poll(feed)
@@ -179,23 +188,25 @@ class Daemon:
             await pipeline.deliver_due()
 
     async def _status(self, pipeline: Pipeline) -> None:
-        counts = pipeline.health()
-        ok = counts["feeds"] - counts["failing"]
-        text = f"{ok} feeds ok, {counts['failing']} failing; {counts['pending']} alerts pending"
-        if counts["failed"]:
-            text += f", {counts['failed']} given up"
+        counts = health(pipeline, self.config, self.metrics)
+        ok = counts.feeds - counts.failing
+        text = f"{ok} feeds ok, {counts.failing} failing; {counts.pending} alerts pending"
+        if counts.failed:
+            text += f", {counts.failed} given up"
+        if counts.orphaned:
+            text += f", {counts.orphaned} held for a removed channel"
         self.notifier.status(text)
 
     async def _watchdog(self) -> None:
         self.notifier.watchdog()
 
     async def _prune(self, pipeline: Pipeline) -> None:
-        pipeline.prune()
+        prune(pipeline, self.config)
 
     def _health(self, pipeline: Pipeline) -> dict[str, object]:
-        counts = pipeline.health()
-        degraded = counts["feeds"] > 0 and counts["failing"] == counts["feeds"]
-        return {"status": "degraded" if degraded else "ok", **counts}
+        counts = health(pipeline, self.config, self.metrics)
+        degraded = counts.feeds > 0 and counts.failing == counts.feeds
+        return {"status": "degraded" if degraded else "ok", **asdict(counts)}
 
     # -- reloads ---------------------------------------------------------------------------
 
@@ -246,7 +257,7 @@ class Daemon:
             log_warnings(new)
             old = {feed.name: feed for feed in self.config.feeds}
             fresh = {feed.name: feed for feed in new.feeds}
-            pipeline.reconfigure(new, build_deliverer(new))
+            rewire(pipeline, new, metrics=self.metrics)
             self.config = new
             for name in old.keys() - fresh.keys():
                 scheduler.remove_job(f"feed:{name}")
@@ -306,6 +317,4 @@ def _digest(path: Path) -> str | None:
 
 
 def _with_database(config: Config, database: Path) -> Config:
-    from dataclasses import replace
-
     return replace(config, database=database)

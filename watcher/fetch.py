@@ -22,7 +22,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
@@ -30,6 +30,7 @@ from types import TracebackType
 import httpx
 
 from watcher import __version__
+from watcher.clock import Clock, utc_now
 from watcher.core.errors import FeedError
 from watcher.core.politeness import parse_max_age, parse_retry_after
 
@@ -46,12 +47,9 @@ ACCEPT = (
 ACCEPT_ENCODING = "gzip, deflate"
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def default_user_agent() -> str:
-    return f"watcher/{__version__} (+https://github.com/watcher)"
+def user_agent() -> str:
+    """The User-Agent watcher sends unless told otherwise, naming its version and home."""
+    return f"watcher/{__version__} (news monitor; +https://github.com/watcher-news/watcher)"
 
 
 @dataclass(frozen=True)
@@ -66,19 +64,8 @@ class FetchSettings:
     max_redirects: int = 5
     global_concurrency: int = 32
     per_host_concurrency: int = 2
-    user_agent: str = field(default_factory=default_user_agent)
+    user_agent: str = field(default_factory=user_agent)
 
-    def __post_init__(self) -> None:
-        for name in ("connect_timeout", "read_timeout", "deadline"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be a positive number of seconds")
-        for name in ("max_body_bytes", "max_decoded_bytes", "global_concurrency"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if self.per_host_concurrency < 1:
-            raise ValueError("per_host_concurrency must be at least 1")
-        if self.max_redirects < 0:
-            raise ValueError("max_redirects must be 0 or more")
 
 
 @dataclass(frozen=True)
@@ -116,10 +103,6 @@ class FetchedFeed:
     @property
     def not_modified(self) -> bool:
         return self.status == 304 and self.error is None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 class _Fail(Exception):
@@ -365,6 +348,31 @@ class _Redirect:
 KEEPALIVE_EXPIRY = 5.0
 
 
+class _Borrowed(httpx.AsyncBaseTransport):
+    """A transport the caller owns, shared by the hosts' clients: closing one of them
+    (as an idle host's client is) must not close it for the others.
+
+    Each response is handed on as an unread stream: ``httpx.Response(content=...)``,
+    as a ``MockTransport`` handler builds it, comes already read (and decompressed),
+    which would bypass reading the raw body under the caps.
+    """
+
+    def __init__(self, transport: httpx.AsyncBaseTransport) -> None:
+        self._transport = transport
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._transport.handle_async_request(request)
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=response.stream,
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        pass
+
+
 @dataclass
 class _Host:
     """What the fetcher keeps per host: its request slots, and its client while in use."""
@@ -382,11 +390,23 @@ class Fetcher:
     connection (a poll() on each socket) whenever it hands one out, so a single
     pool kept alive to fifty hosts cost a third of the event loop's fetch time.
     The clients share one TLS context (loading the CA bundle once).
+
+    ``transport``, when given, carries every host's requests instead of the network
+    (e.g. an ``httpx.MockTransport`` in tests); limits, caps, redirects and
+    conditional GET work the same through it. The caller owns it: the fetcher
+    never closes it.
     """
 
-    def __init__(self, settings: FetchSettings, *, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        settings: FetchSettings,
+        *,
+        clock: Clock = utc_now,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self.settings = settings
         self._clock = clock
+        self._transport = None if transport is None else _Borrowed(transport)
         self._tls: ssl.SSLContext | None = None
         self._swept = 0.0
         self._global = asyncio.Semaphore(settings.global_concurrency)
@@ -436,6 +456,8 @@ class Fetcher:
                     ),
                     # Feeds need no cookies; a shared jar would leak them between feeds.
                     cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+                    # None: httpx's own, built from verify and limits above.
+                    transport=self._transport,
                 )
             record.busy += 1
             try:

@@ -13,21 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from watcher.core.analyse import Analysed, AnalysedFeed
 from watcher.core.errors import FeedError
 from watcher.core.extract import Article, extract_article
 from watcher.core.listing import listing_stories
 from watcher.core.models import FeedSpec, ParsedFeed, Story
-from watcher.core.parse import parse_feed
 from watcher.core.sitemap import maybe_gunzip, sitemap_children
 from watcher.core.sniff import Kind, advertised_feeds, classify, not_a_feed_error
 from watcher.fetch import FetchedFeed, Fetcher, FetchRequest, FetchSettings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Child sitemaps followed from a sitemap index (the newest ones).
 SITEMAP_CHILDREN = 3
@@ -36,62 +35,63 @@ SITEMAP_CHILDREN = 3
 FULL_TEXT_BUDGET = 15.0
 
 
-@dataclass(frozen=True)
-class Reading:
-    """What a feed's URL gave: its stories, and the response they came from.
+class Executor(Protocol):
+    """Where CPU-heavy steps run (``watcher.workers.Analyser``): off the event loop."""
 
-    ``fetched`` is the response actually parsed: after autodiscovery it is the
+    async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
+
+    async def parse(
+        self, feed: str, body: bytes, content_type: str | None, url: str
+    ) -> ParsedFeed: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A feed document still to parse (the parse stage may analyse it in the same trip)."""
+
+    body: bytes
+    content_type: str | None
+    url: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a feed's URL gave: a feed document to parse, or stories read already.
+
+    ``fetched`` is the response actually read: after autodiscovery it is the
     advertised feed's, whose URL (``discovered``) is polled from then on.
+    Listing pages and sitemap indexes give ``parsed`` stories; every other
+    source gives a ``document``.
     """
 
-    parsed: ParsedFeed
     fetched: FetchedFeed
+    document: Document | None = None
+    parsed: ParsedFeed | None = None
     discovered: str | None = None
-    # The stories' analyses, when the parse stage made them in the same trip.
-    analysed: tuple[Analysed, ...] | None = None
-
-
-# Parses a feed's body off the event loop (feed, body, content type, URL); it may
-# analyse the stories in the same trip to a worker process.
-ParseStage = Callable[[FeedSpec, bytes, str | None, str], Awaitable[AnalysedFeed]]
 
 
 class SourceReader:
-    def __init__(
-        self, fetcher: Fetcher, offload: Callable[..., Any], parse: ParseStage | None = None
-    ) -> None:
+    def __init__(self, fetcher: Fetcher, executor: Executor) -> None:
         self.fetcher = fetcher
-        # Runs CPU-heavy work (parsing, extraction) off the event loop.
-        self.offload = offload
-        self.parse = parse or self.parse_only
+        self.executor = executor
 
-    async def parse_only(
-        self, feed: FeedSpec, body: bytes, content_type: str | None, url: str
-    ) -> AnalysedFeed:
-        """The plain parse stage: the stories are analysed later, by the caller."""
-        parsed: ParsedFeed = await self.offload(
-            parse_feed, feed.name, body, content_type=content_type, url=url
-        )
-        return AnalysedFeed(parsed)
-
-    async def read(self, feed: FeedSpec, fetched: FetchedFeed, settings: FetchSettings) -> Reading:
-        """Stories from a successful fetch; a ``FeedError`` says why there are none."""
+    async def read(self, feed: FeedSpec, fetched: FetchedFeed, settings: FetchSettings) -> Source:
+        """The source behind a successful fetch; a ``FeedError`` says why there is none."""
         assert fetched.body is not None
         body = maybe_gunzip(fetched.body, settings.max_decoded_bytes)
         if feed.kind == "html":
-            parsed = await self.offload(
+            parsed = await self.executor.run(
                 listing_stories, feed.name, body, fetched.final_url, feed.links
             )
-            return Reading(parsed, fetched)
+            return Source(fetched, parsed=parsed)
         kind = classify(body, fetched.content_type)
         if feed.kind == "auto" and kind == "html":
             return await self._discover(feed, fetched, body, settings)
-        result = await self._parse(feed, fetched, body, settings, kind)
-        return Reading(result.parsed, fetched, analysed=result.analysed)
+        return await self._feed(feed, fetched, body, settings, kind)
 
     async def _discover(
         self, feed: FeedSpec, page: FetchedFeed, body: bytes, settings: FetchSettings
-    ) -> Reading:
+    ) -> Source:
         advertised = advertised_feeds(body, page.final_url)
         if not advertised:
             error = not_a_feed_error(body, page.final_url, page.content_type)
@@ -112,23 +112,23 @@ class SourceReader:
             )
         log.info("feed '%s': %s is a page; using the feed it advertises, %s",
                  feed.name, page.final_url, url)  # fmt: skip
-        result = await self._parse(feed, fetched, feed_body, settings, kind)
-        return Reading(result.parsed, fetched, discovered=url, analysed=result.analysed)
+        source = await self._feed(feed, fetched, feed_body, settings, kind)
+        return replace(source, discovered=url)
 
-    async def _parse(
+    async def _feed(
         self,
         feed: FeedSpec,
         fetched: FetchedFeed,
         body: bytes,
         settings: FetchSettings,
         kind: Kind,
-    ) -> AnalysedFeed:
+    ) -> Source:
         refusal = not_a_feed_error(body, fetched.final_url, fetched.content_type, kind)
         if refusal is not None:
             raise refusal
         if b"<sitemapindex" in body[:4096]:
-            return AnalysedFeed(await self._sitemap_index(feed, body, settings))
-        return await self.parse(feed, body, fetched.content_type, fetched.final_url)
+            return Source(fetched, parsed=await self._sitemap_index(feed, body, settings))
+        return Source(fetched, document=Document(body, fetched.content_type, fetched.final_url))
 
     async def _sitemap_index(
         self, feed: FeedSpec, body: bytes, settings: FetchSettings
@@ -150,9 +150,7 @@ class SourceReader:
                 if answer.error is not None or answer.body is None:
                     raise answer.error or FeedError("empty answer")
                 child = maybe_gunzip(answer.body, settings.max_decoded_bytes)
-                parsed: ParsedFeed = await self.offload(
-                    parse_feed, feed.name, child, content_type=answer.content_type, url=url
-                )
+                parsed = await self.executor.parse(feed.name, child, answer.content_type, url)
                 stories.extend(parsed.stories)
             except FeedError as exc:
                 problems.append(f"child sitemap {url}: {exc}")
@@ -207,5 +205,7 @@ class SourceReader:
         page = await self.fetcher.fetch(FetchRequest(feed, url, settings=settings))
         if page.error is not None or page.body is None:
             raise page.error or FeedError("empty answer")
-        article: Article | None = await self.offload(extract_article, page.body, page.final_url)
+        article: Article | None = await self.executor.run(
+            extract_article, page.body, page.final_url
+        )
         return article

@@ -7,16 +7,22 @@ the daemon's own process instead.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import gc
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
 
 from watcher.core.analyse import Analysed, AnalysedFeed, analyse, parse_and_analyse
-from watcher.core.models import RuleSpec, Story
+from watcher.core.models import ParsedFeed, RuleSpec, Story
+from watcher.core.parse import parse_feed
 from watcher.core.rules import RuleBook, compile_rule
+
+T = TypeVar("T")
 
 _book: RuleBook | None = None
 
@@ -75,3 +81,57 @@ def start_pool(count: int, rules: Sequence[RuleSpec]) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         max_workers=count, mp_context=context, initializer=_start, initargs=(tuple(rules),)
     )
+
+
+class Analyser:
+    """The parse and analyse stages, run off the event loop.
+
+    In worker processes when ``workers`` > 0 (each compiled the rules when it
+    started), else in threads of this process with this object's compiled
+    rules: the one place that knows which.
+    """
+
+    def __init__(self, rules: Sequence[RuleSpec], workers: int = 0) -> None:
+        self.rules = tuple(rules)
+        self.workers = workers
+        self.book = RuleBook(compile_rule(rule) for rule in self.rules)
+        self.pool = start_pool(workers, self.rules) if workers else None
+
+    async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Any CPU-heavy step (parsing, extraction) on the stage's executor."""
+        call = functools.partial(function, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, call)
+
+    async def parse(self, feed: str, body: bytes, content_type: str | None, url: str) -> ParsedFeed:
+        return await self.run(parse_feed, feed, body, content_type=content_type, url=url)
+
+    async def parse_and_analyse(
+        self, feed: str, body: bytes, content_type: str | None, url: str
+    ) -> AnalysedFeed:
+        """One trip to a worker per feed: the stories cross between processes once."""
+        if self.pool is not None:
+            return await self.run(
+                parse_and_analyse_here, feed, body, content_type=content_type, url=url
+            )
+        return await self.run(
+            parse_and_analyse, feed, body, content_type=content_type, url=url, book=self.book
+        )
+
+    async def analyse(self, stories: Sequence[Story]) -> list[Analysed]:
+        if self.pool is not None:
+            return await self.run(analyse_here, stories)
+        return await self.run(analyse, stories, self.book)
+
+    def with_rules(self, rules: Sequence[RuleSpec], workers: int) -> Analyser:
+        """This stage for another config: itself if nothing it holds changed.
+
+        A replaced pool finishes the work already handed to it.
+        """
+        if tuple(rules) == self.rules and workers == self.workers:
+            return self
+        self.close(wait=False)
+        return Analyser(rules, workers)
+
+    def close(self, *, wait: bool = True) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=wait, cancel_futures=wait)

@@ -21,8 +21,8 @@ from tests.support.fakes.smtp import FakeSMTP
 from tests.support.fakes.telegram import FakeTelegram, utf16_len
 from tests.support.httpserver import HTTPServer
 from watcher.config import load_config
-from watcher.pipeline import open_pipeline
-from watcher.store import Store
+from watcher.wiring import open_pipeline
+from watcher.store import open_store
 
 HOSTILE = Item(
     'Rebels take Hama <script>alert(1)</script> <img src=x onerror="steal()">',
@@ -308,7 +308,7 @@ def test_a_failed_delivery_insert_leaves_no_story_and_no_alert(
     """The "or not at all" half: the delivery rows fail, so the story and alert roll back."""
     feed = server.add("/feed.xml", rss(Item("Rebels enter Hama", "http://n.example/1", "1")))
     write_config(project, feed, f"  out: '{endpoint.url()}'")
-    Store(project.database).close()  # the schema, so that a trigger can break the outbox
+    open_store(project.database).close()  # the schema, so that a trigger can break the outbox
     with sqlite3.connect(project.database) as db:
         db.execute(
             "CREATE TRIGGER broken_outbox BEFORE INSERT ON deliveries "

@@ -24,7 +24,7 @@ from tests.conftest import Capture, Item, Project, rss
 from tests.support.httpserver import HTTPServer
 from tests.support.waiting import wait_for
 from watcher.config import json_schema, load_config
-from watcher.pipeline import open_pipeline
+from watcher.wiring import open_pipeline, prune
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -277,7 +277,7 @@ def test_retention_prunes_old_stories_but_never_lets_them_alert_again(
         async with open_pipeline(config, clock=lambda: clock["now"]) as pipeline:
             await pipeline.poll_all(force=True)
             await pipeline.deliver_due()
-            pipeline.prune()
+            prune(pipeline, config)
 
     asyncio.run(at(now))
     assert capture.count(hit.title) == 1

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import MISSING, fields, replace
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Project
-from watcher.config import load_config, locate_config
+from watcher.config import Config, ConfigModel, load_config, locate_config
 from watcher.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,8 +88,96 @@ def test_semantic_problems_all_at_once(project: Project) -> None:
 def test_yaml_typo_names_line_and_column(project: Project) -> None:
     found = problems(project, "feeds:\n  - name: wire\n    url: [http://x\nrules: []\n")
     assert len(found) == 1
-    assert found[0].startswith(f"{project.config}:4:")
+    # First where the user erred (the '['), then where the parser gave up.
+    assert found[0].startswith(f"{project.config}:3:10:")
     assert "YAML syntax error" in found[0]
+    assert "line 4, column 6" in found[0]
+
+
+SYNTAX_ERRORS = [
+    pytest.param(
+        "feeds: []\nrules:\n  - name: r\n    notify: stdout\n    feeds: []\n    query: [unclosed\n",
+        "6:12: YAML syntax error: this '[' is never closed"
+        " (the parser reached the end of the file at line 7, column 1)",
+        id="flow-sequence-at-end",
+    ),
+    pytest.param(
+        "feeds:\n  - name: wire\n    url: [http://x\nrules: []\n",
+        "3:10: YAML syntax error: this '[' is not closed"
+        " (the parser stopped at line 4, column 6: expected ',' or ']', but got ':')",
+        id="flow-sequence-before-more",
+    ),
+    pytest.param(
+        "channels: {desk: json://x\n",
+        "1:11: YAML syntax error: this '{' is never closed"
+        " (the parser reached the end of the file at line 2, column 1)",
+        id="flow-mapping-at-end",
+    ),
+    pytest.param(
+        "channels: {desk: json://x\nfeeds: []\n",
+        "1:11: YAML syntax error: this '{' is not closed"
+        " (the parser stopped at line 2, column 6: expected ',' or '}', but got ':')",
+        id="flow-mapping-before-more",
+    ),
+    pytest.param(
+        'rules:\n  - name: r\n    query: "Hama AND\nfeeds: []\n',
+        '3:12: YAML syntax error: this double quote (") is never closed'
+        " (the parser reached the end of the file at line 5, column 1)",
+        id="double-quote",
+    ),
+    pytest.param(
+        "rules:\n  - name: r\n    query: 'Hama AND\nfeeds: []\n",
+        "3:12: YAML syntax error: this single quote (') is never closed"
+        " (the parser reached the end of the file at line 5, column 1)",
+        id="single-quote",
+    ),
+    pytest.param(
+        'rules:\n  - name: r\n    query: "Hama\n---\n',
+        '3:12: YAML syntax error: this double quote (") is not closed'
+        " (the parser stopped at line 4, column 1: found unexpected document separator)",
+        id="double-quote-before-document-end",
+    ),
+    pytest.param(
+        "interval: 10m\ninterval: 5m\n",
+        "1:1: YAML syntax error: in the mapping that starts here, the parser stopped"
+        ' at line 2, column 1: found duplicate key "interval" with value "5m"'
+        ' (original value: "10m")',
+        id="generic-both-positions",
+    ),
+    pytest.param(
+        "feeds:\n\t- name: a\n",
+        "2:1: YAML syntax error: found character '\\t' that cannot start any token",
+        id="no-context-mark-one-position",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SYNTAX_ERRORS)
+def test_yaml_syntax_errors_point_at_the_mistake_and_where_parsing_stopped(
+    project: Project, text: str, expected: str
+) -> None:
+    path = project.config
+    path.write_text(text, encoding="utf-8")  # literal YAML, not dedented
+    with pytest.raises(ConfigError) as info:
+        load_config(path, {})
+    assert str(info.value) == f"{path}:{expected}"
+    assert len(info.value.problems) == 1
+
+
+def test_validate_prints_the_syntax_error_with_both_positions(project: Project) -> None:
+    project.config.write_text("rules:\n  - name: r\n    query: [unclosed\n", encoding="utf-8")
+    result = project.run("validate")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.strip() == (
+        f"{project.config}:3:12: YAML syntax error: this '[' is never closed"
+        " (the parser reached the end of the file at line 4, column 1)"
+    )
+    assert "Traceback" not in result.stderr
+    as_json = project.run("validate", "--json")
+    assert as_json.exit_code == 2
+    [listed] = json.loads(as_json.stdout)
+    assert (listed["line"], listed["column"]) == (3, 12)
 
 
 def test_bad_values_are_named(project: Project) -> None:
@@ -104,6 +193,23 @@ def test_bad_values_are_named(project: Project) -> None:
     joined = "\n".join(found)
     assert f"{project.config}:1: interval: 'ten minutes' is not a duration" in joined
     assert f"{project.config}:4: feeds.0.url: must be an http:// or https:// URL" in joined
+
+
+@pytest.mark.parametrize(
+    ("setting", "line"),
+    [
+        ("fetch: {deadline: 0s}", 1),
+        ("fetch: {connect_timeout: -5}", 1),
+        ("fetch: {per_host: 0}", 1),
+        ("feeds: [{name: wire, url: 'https://a.example/', fetch: {read_timeout: 0}}]", 1),
+    ],
+)
+def test_fetch_limits_that_would_fail_every_fetch_are_refused(
+    project: Project, setting: str, line: int
+) -> None:
+    found = problems(project, setting + "\n")
+    assert len(found) == 1 and found[0].startswith(f"{project.config}:{line}: ")
+    assert any(word in found[0] for word in ("greater than", "at least"))
 
 
 def test_a_query_that_does_not_parse_names_rule_and_line(project: Project) -> None:
@@ -140,6 +246,35 @@ def test_env_vars_expand_and_relative_database_resolves_next_to_config(project: 
     assert config.feeds[0].max_age.days == 1
     assert config.rules[0].notify == ("desk",)
     assert config.channels["desk"].urls == ("json://localhost/${HOOK}",)
+
+
+def test_defaults_come_from_the_model_alone(project: Project) -> None:
+    config = load_config(project.write("feeds: []\n"), {})
+    model = ConfigModel()
+    assert not any(
+        f.default is not MISSING or f.default_factory is not MISSING for f in fields(Config)
+    )
+    assert config.database == project.root / model.database
+    for name in (
+        "interval",
+        "max_age",
+        "fetch",
+        "feed_alert_after",
+        "timezone",
+        "give_up_after",
+        "retention",
+        "cluster",
+        "workers",
+        "cluster_window",
+        "cluster_threshold",
+    ):
+        assert getattr(config, name) == getattr(model, name), name
+    assert config.health_notify == tuple(model.health_notify)
+    assert config.templates == model.templates == {}
+    assert config.metrics is None and model.metrics is None
+    moved = replace(config, database=project.root / "other.db")
+    assert moved.database == project.root / "other.db"
+    assert moved.interval == config.interval
 
 
 def test_config_is_found_by_option_then_env_then_cwd(tmp_path: Path) -> None:

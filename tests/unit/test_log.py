@@ -8,7 +8,7 @@ from pathlib import Path
 
 from watcher.config import parse_config
 from watcher.log import setup_logging
-from watcher.pipeline import build_deliverer
+from watcher.wiring import build_deliverer
 
 
 def test_a_secret_a_reload_brings_in_is_masked_in_the_log(tmp_path: Path) -> None:

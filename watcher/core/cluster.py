@@ -351,6 +351,17 @@ def fingerprint(title: str, lead: str) -> Fingerprint:
     return fingerprint_text(html_to_text(title), html_to_text(lead))
 
 
+def stored_fingerprint(stored: str | None, title: str, summary: str) -> Fingerprint:
+    """A stored story's fingerprint: as stored, or recomputed when it is missing or was
+    made by another version."""
+    if stored:
+        try:
+            return Fingerprint.from_json(stored)
+        except ValueError:
+            pass
+    return fingerprint(title, summary)
+
+
 def fingerprint_text(title: str, lead: str) -> Fingerprint:
     """``fingerprint`` of a headline and lead already passed through ``html_to_text``.
 

@@ -16,6 +16,9 @@ from typing import Any, TypeVar
 
 _Data = TypeVar("_Data")
 
+# The built-in channel: alerts printed on the terminal until a real one is configured.
+STDOUT_CHANNEL = "stdout"
+
 
 def pickled_by_fields(cls: type[_Data]) -> type[_Data]:
     """Pickle instances as their class and field values.

@@ -1,0 +1,434 @@
+"""The decisions of a poll, from literal facts: no HTTP, no SQLite, no clock.
+
+Each test states what one poll knows (the feed, its stored state, the analysed
+stories, what the store said about keys and earlier alerts) and checks what
+watcher decides: which stories are new, which rules alert or send an update,
+when the feed is polled next, and which config edits it follows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import pytest
+
+from watcher.core.analyse import Analysed
+from watcher.core.cluster import ClusterIndex, fingerprint
+from watcher.core.decide import (
+    Edit,
+    Fetched,
+    Placement,
+    PollFacts,
+    PollPolicy,
+    alert_key,
+    candidate_keys,
+    decide,
+    edit_key,
+    edits,
+    feed_changes,
+    history_question,
+    is_held,
+    is_unchanged,
+    new_items,
+    place,
+    update_key,
+)
+from watcher.core.models import ChannelSpec, FeedSpec, ParsedFeed, RuleSpec, Snippet, Story
+from watcher.core.records import (
+    AlertHistory,
+    FeedMoved,
+    FeedRenamed,
+    FeedState,
+    KnownStory,
+    Route,
+    StoredFeed,
+)
+
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+FEED = FeedSpec("wire", "https://wire.example/rss", timedelta(minutes=10), timedelta(days=2))
+QUAKE = RuleSpec("quake", query="quake")
+QUAKE_UPDATES = RuleSpec("quake", query="quake", updates=True)
+POLICY = PollPolicy(rules={"quake": QUAKE}, rng=lambda: 0.5)
+OK = Fetched(status=200, elapsed=0.1, etag='"v2"', body_hash="b2")
+POLLED = FeedState("wire", FEED.url, first_polled_at=NOW - timedelta(days=1))
+
+
+def item(
+    title: str,
+    link: str,
+    *,
+    feed: str = "wire",
+    text_hash: str = "t1",
+    hits: tuple[str, ...] = ("quake",),
+    published: datetime | None = NOW,
+) -> Analysed:
+    story = Story(feed=feed, guid=None, link=link, title=title, published=published)
+    print_ = fingerprint(title, "")
+    return Analysed(
+        story=story,
+        keys=(f"link:{link}",),
+        fingerprint=print_,
+        fingerprint_json=print_.to_json(),
+        text_hash=text_hash,
+        hits=tuple((rule, Snippet(title)) for rule in hits),
+    )
+
+
+def ids(start: int = 100) -> Iterator[int]:
+    return count(start)
+
+
+def facts_for(
+    *items: Analysed,
+    state: FeedState | None = POLLED,
+    known: dict[str, KnownStory] | None = None,
+    cluster_ids: tuple[int, ...] | None = None,
+    joined: frozenset[int] = frozenset(),
+    history: AlertHistory | None = None,
+    policy: PollPolicy = POLICY,
+) -> PollFacts:
+    """The facts of a poll that read ``items``, as the sequencer assembles them."""
+    known = known or {}
+    fresh = new_items(items, known)
+    if cluster_ids is None:
+        cluster_ids = tuple(range(1, len(fresh) + 1))
+    return PollFacts(
+        FEED,
+        state,
+        OK,
+        NOW,
+        parsed=ParsedFeed("Wire", tuple(i.story for i in items)),
+        analysed=items,
+        fresh=tuple(fresh),
+        placement=Placement(cluster_ids, joined),
+        edits=tuple(edits(items, known)),
+        history=history or AlertHistory(),
+    )
+
+
+# -- new stories and their alerts -----------------------------------------------------------
+
+
+def test_a_new_matching_story_is_stored_and_alerts_once_per_channel_route() -> None:
+    policy = PollPolicy(rules={"quake": RuleSpec("quake", notify=("phone", "mail"))})
+    decision = decide(facts_for(item("Quake hits Chile", "https://a/1")), policy)
+    (stored,) = decision.new_stories
+    assert stored.cluster_id == 1 and stored.keys == ("link:https://a/1",)
+    (alert,) = decision.alerts
+    assert (alert.rule, alert.kind, alert.story_index) == ("quake", "alert", 0)
+    assert alert.once_key == alert_key(1, "quake") == "alert:1:quake"
+    assert alert.routes == (Route("phone"), Route("mail"))
+    assert decision.listed_keys == ("link:https://a/1",)
+
+
+def test_a_known_story_is_neither_stored_nor_alerted_again() -> None:
+    known = {"link:https://a/1": KnownStory(story_id=7, cluster_id=1, text_hash="t1")}
+    decision = decide(facts_for(item("Quake hits Chile", "https://a/1"), known=known), POLICY)
+    assert decision.new_stories == () and decision.alerts == ()
+    assert decision.listed_keys == ("link:https://a/1",)  # still listed: remembered longer
+
+
+def test_the_same_story_twice_in_one_feed_is_one_story() -> None:
+    twice = (item("Quake hits Chile", "https://a/1"), item("Quake hits Chile!", "https://a/1"))
+    decision = decide(facts_for(*twice), POLICY)
+    assert len(decision.new_stories) == 1 and len(decision.alerts) == 1
+
+
+def test_a_story_without_a_matching_rule_is_stored_without_alert() -> None:
+    decision = decide(facts_for(item("Markets calm", "https://a/2", hits=())), POLICY)
+    assert len(decision.new_stories) == 1 and decision.alerts == ()
+
+
+def test_a_hit_of_a_rule_since_removed_does_not_alert() -> None:
+    # Workers may still hold the old rules while a reload replaces them.
+    decision = decide(facts_for(item("Quake", "https://a/1", hits=("gone",))), POLICY)
+    assert decision.alerts == ()
+
+
+@pytest.mark.parametrize(
+    ("state", "age", "alerts"),
+    [
+        (None, timedelta(days=5), 0),  # first poll: an old story is remembered, not alerted
+        (None, timedelta(hours=1), 1),  # first poll: a recent one alerts
+        (POLLED, timedelta(days=5), 1),  # later polls: any new story alerts
+        (FeedState("wire", FEED.url), timedelta(days=5), 0),  # moved feed: first poll again
+    ],
+)
+def test_old_stories_on_a_feeds_first_poll_do_not_flood(
+    state: FeedState | None, age: timedelta, alerts: int
+) -> None:
+    story = item("Quake hits Chile", "https://a/1", published=NOW - age)
+    decision = decide(facts_for(story, state=state), POLICY)
+    assert len(decision.new_stories) == 1
+    assert len(decision.alerts) == alerts
+
+
+def test_an_undated_story_counts_as_recent_on_a_first_poll() -> None:
+    decision = decide(facts_for(item("Quake", "https://a/1", published=None), state=None), POLICY)
+    assert len(decision.alerts) == 1
+
+
+# -- one alert per event --------------------------------------------------------------------
+
+
+def test_a_copy_joining_an_alerted_cluster_does_not_alert_again() -> None:
+    copy = item("Quake hits Chile", "https://b/1", feed="other")
+    history = AlertHistory(taken=frozenset({alert_key(5, "quake")}))
+    decision = decide(
+        facts_for(copy, cluster_ids=(5,), joined=frozenset({5}), history=history), POLICY
+    )
+    assert len(decision.new_stories) == 1 and decision.new_stories[0].cluster_id == 5
+    assert decision.alerts == ()
+
+
+def test_with_updates_a_later_outlet_sends_one_short_update() -> None:
+    policy = PollPolicy(rules={"quake": QUAKE_UPDATES})
+    copy = item("Quake hits Chile", "https://b/1", feed="other")
+    history = AlertHistory(
+        taken=frozenset({alert_key(5, "quake")}), told={(5, "quake"): frozenset({"wire"})}
+    )
+    facts = facts_for(copy, cluster_ids=(5,), joined=frozenset({5}), history=history)
+    (alert,) = decide(facts, policy).alerts
+    assert (alert.kind, alert.once_key) == ("update", update_key(5, "quake", "other"))
+
+
+@pytest.mark.parametrize(
+    ("taken", "told"),
+    [
+        ({alert_key(5, "quake"), update_key(5, "quake", "other")}, frozenset()),  # sent before
+        ({alert_key(5, "quake")}, frozenset({"other"})),  # this outlet alerted the event
+    ],
+)
+def test_an_outlet_already_told_sends_no_second_update(
+    taken: set[str], told: frozenset[str]
+) -> None:
+    policy = PollPolicy(rules={"quake": QUAKE_UPDATES})
+    copy = item("Quake hits Chile", "https://b/2", feed="other")
+    history = AlertHistory(taken=frozenset(taken), told={(5, "quake"): told})
+    facts = facts_for(copy, cluster_ids=(5,), joined=frozenset({5}), history=history)
+    assert decide(facts, policy).alerts == ()
+
+
+def test_two_copies_in_one_poll_alert_once() -> None:
+    first = item("Quake hits Chile", "https://a/1")
+    second = item("Quake hits Chile", "https://a/2")
+    decision = decide(facts_for(first, second, cluster_ids=(9, 9)), POLICY)
+    assert len(decision.new_stories) == 2
+    assert [a.once_key for a in decision.alerts] == ["alert:9:quake"]
+
+
+def test_a_digest_rule_routes_wait_for_the_digest_time() -> None:
+    policy = PollPolicy(
+        rules={"quake": RuleSpec("quake", notify=("mail", "phone"))},
+        channels={"mail": ChannelSpec("mail", ("mailto://x",), digest="hourly")},
+    )
+    (alert,) = decide(facts_for(item("Quake", "https://a/1")), policy).alerts
+    assert alert.routes == (Route("mail", NOW + timedelta(hours=1)), Route("phone"))
+
+
+# -- edits in place -------------------------------------------------------------------------
+
+
+def test_an_edit_in_place_updates_the_story_and_tells_only_rules_with_updates() -> None:
+    known = {"link:https://a/1": KnownStory(story_id=7, cluster_id=5, text_hash="old")}
+    edited = item("Quake toll rises", "https://a/1", text_hash="new")
+    history = AlertHistory(taken=frozenset({alert_key(5, "quake")}))
+    plain = decide(facts_for(edited, known=known, history=history), POLICY)
+    assert [e.story_id for e in plain.edited] == [7] and plain.alerts == ()
+    policy = PollPolicy(rules={"quake": QUAKE_UPDATES})
+    (alert,) = decide(facts_for(edited, known=known, history=history), policy).alerts
+    assert (alert.kind, alert.story_id, alert.story_index) == ("edit", 7, None)
+    assert alert.once_key == edit_key(7, "quake", "new")
+
+
+def test_an_edit_of_a_story_that_never_alerted_sends_nothing() -> None:
+    known = {"link:https://a/1": KnownStory(story_id=7, cluster_id=5, text_hash="old")}
+    policy = PollPolicy(rules={"quake": QUAKE_UPDATES})
+    facts = facts_for(item("Quake", "https://a/1", text_hash="new"), known=known)
+    decision = decide(facts, policy)
+    assert len(decision.edited) == 1 and decision.alerts == ()
+
+
+@pytest.mark.parametrize(
+    ("stored_hash", "today", "edited"),
+    [
+        ("t1", "t1", False),  # same text as stored
+        ("t1", "t2", True),  # the feed now gives other text
+        (None, "t2", False),  # pruned story: only its identity is left, nothing to compare
+    ],
+)
+def test_an_edit_is_a_known_story_whose_text_changed(
+    stored_hash: str | None, today: str, edited: bool
+) -> None:
+    known = {"link:https://a/1": KnownStory(story_id=7, cluster_id=5, text_hash=stored_hash)}
+    found = edits([item("Quake", "https://a/1", text_hash=today)], known)
+    assert [e.stored.story_id for e in found] == ([7] if edited else [])
+
+
+# -- what the store is asked ----------------------------------------------------------------
+
+
+def test_only_clusters_of_earlier_polls_are_asked_about() -> None:
+    policy = PollPolicy(rules={"quake": QUAKE_UPDATES})
+    fresh = [item("Quake A", "https://a/1"), item("Quake B", "https://b/1", feed="other")]
+    placement = Placement((5, 100), frozenset({5}))
+    question = history_question(fresh, placement, [], policy)
+    assert question.once_keys == (alert_key(5, "quake"), update_key(5, "quake", "wire"))
+    assert question.told == ((5, "quake"),)
+
+
+def test_edits_ask_about_their_cluster_for_rules_with_updates_only() -> None:
+    known = KnownStory(story_id=7, cluster_id=5, text_hash="old")
+    edit = Edit(known, item("Quake", "https://a/1", text_hash="new"))
+    assert history_question([], Placement((), frozenset()), [edit], POLICY).once_keys == ()
+    policy = PollPolicy(rules={"quake": QUAKE_UPDATES})
+    assert history_question([], Placement((), frozenset()), [edit], policy).once_keys == (
+        alert_key(5, "quake"),
+    )
+
+
+def test_candidate_keys_are_every_key_listed() -> None:
+    items = [item("A", "https://a/1"), item("B", "https://a/2")]
+    assert candidate_keys(items) == ["link:https://a/1", "link:https://a/2"]
+
+
+# -- placing stories in clusters ------------------------------------------------------------
+
+
+def test_place_joins_the_window_and_stories_of_the_same_batch() -> None:
+    index = ClusterIndex()
+    earlier = fingerprint("Strong earthquake strikes central Chile coast", "")
+    index.add(5, earlier, NOW - timedelta(hours=1))
+    batch = [
+        item("Strong earthquake strikes central Chile coast", "https://b/1"),
+        item("Parliament passes budget after long night debate", "https://b/2"),
+        item("Parliament passes budget after long night debate", "https://c/2"),
+    ]
+    placement = place(batch, index, ids(), NOW)
+    assert placement.cluster_ids == (5, 100, 100)
+    assert placement.joined == frozenset({5})  # cluster 100 is this batch's own
+    assert len(index) == 4
+
+
+def test_without_clustering_every_story_is_its_own_event() -> None:
+    batch = [item("Same headline here today", "https://b/1")] * 2
+    assert place(batch, None, ids(), NOW) == Placement((100, 101), frozenset())
+
+
+# -- the feed's state and next poll ---------------------------------------------------------
+
+
+def test_a_success_records_validators_and_the_next_poll_at_the_interval() -> None:
+    decision = decide(facts_for(item("Quake", "https://a/1")), POLICY)
+    record = decision.record
+    assert (record.status, record.etag, record.body_hash, record.items) == (200, '"v2"', "b2", 1)
+    assert record.next_poll == NOW + FEED.interval and record.hold_until is None
+    assert record.error is None and record.notice_sent is None
+
+
+def test_a_failure_backs_off_and_holds_the_feed() -> None:
+    state = FeedState("wire", FEED.url, consecutive_failures=2, failing_since=NOW)
+    facts = PollFacts(FEED, state, Fetched(status=503), NOW, error="HTTP 503")
+    decision = decide(facts, PollPolicy(rules={}, rng=lambda: 0.0))
+    # Third failure in a row: interval * 2**2, no jitter with this rng.
+    assert decision.record.next_poll == NOW + 4 * FEED.interval
+    assert decision.record.hold_until == decision.record.next_poll
+    assert decision.record.body_hash is None and decision.new_stories == ()
+
+
+def test_a_retry_after_beyond_the_interval_holds_the_feed_until_then() -> None:
+    later = NOW + timedelta(hours=2)
+    facts = PollFacts(FEED, POLLED, Fetched(status=200, retry_after=later), NOW)
+    assert decide(facts, POLICY).record.hold_until == later
+
+
+def test_a_feed_failing_past_feed_alert_after_notifies_once_then_on_recovery() -> None:
+    policy = PollPolicy(rules={}, feed_alert_after=timedelta(hours=1), health_notify=("ops",))
+    since = NOW - timedelta(hours=2)
+    failing = FeedState("wire", FEED.url, consecutive_failures=5, failing_since=since)
+    facts = PollFacts(FEED, failing, Fetched(status=None), NOW, error="timed out")
+    first = decide(facts, policy)
+    assert [n.channel for n in first.notices] == ["ops"] and first.record.notice_sent is True
+    told = FeedState("wire", FEED.url, consecutive_failures=6, failing_since=since,
+                     notice_sent=True)  # fmt: skip
+    assert decide(PollFacts(FEED, told, Fetched(status=None), NOW, error="x"), policy).notices == ()
+    back = decide(PollFacts(FEED, told, OK, NOW, not_modified=True), policy)
+    assert "works again" in back.notices[0].title and back.record.notice_sent is False
+
+
+def test_autodiscovery_makes_the_advertised_feed_the_url_polled() -> None:
+    facts = PollFacts(FEED, POLLED, OK, NOW, discovered="https://wire.example/feed.xml")
+    assert decide(facts, POLICY).record.effective_url == "https://wire.example/feed.xml"
+
+
+@pytest.mark.parametrize(
+    ("hold_until", "force", "held"),
+    [
+        (NOW + timedelta(minutes=1), False, True),
+        (NOW + timedelta(minutes=1), True, False),
+        (NOW - timedelta(minutes=1), False, False),
+        (None, False, False),
+    ],
+)
+def test_a_held_feed_waits_unless_forced(
+    hold_until: datetime | None, force: bool, held: bool
+) -> None:
+    state = FeedState("wire", FEED.url, hold_until=hold_until)
+    assert is_held(state, NOW, force=force) is held
+    assert is_held(None, NOW) is False
+
+
+@pytest.mark.parametrize(
+    ("body_hash", "not_modified", "stored", "unchanged"),
+    [
+        ("b1", False, "b1", True),
+        ("b2", False, "b1", False),
+        ("b1", True, "b0", True),
+        ("b1", False, None, False),
+    ],
+)
+def test_a_304_or_the_same_body_is_not_read_again(
+    body_hash: str, not_modified: bool, stored: str | None, unchanged: bool
+) -> None:
+    state = FeedState("wire", FEED.url, body_hash=stored)
+    assert is_unchanged(Fetched(200, body_hash=body_hash), not_modified, state) is unchanged
+
+
+# -- config edits ---------------------------------------------------------------------------
+
+
+def spec(name: str, url: str) -> FeedSpec:
+    return FeedSpec(name, url, timedelta(minutes=10), timedelta(days=2))
+
+
+@pytest.mark.parametrize(
+    ("configured", "stored", "changes"),
+    [
+        # nothing changed
+        ([spec("a", "https://a/")], [StoredFeed("a", "https://a/")], []),
+        # a new feed
+        ([spec("a", "https://a/")], [], []),
+        # the outlet moved its feed
+        (
+            [spec("a", "https://a/new")],
+            [StoredFeed("a", "https://a/old")],
+            [FeedMoved("a", "https://a/old", "https://a/new")],
+        ),
+        # renamed, same URL: history follows
+        ([spec("b", "https://a/")], [StoredFeed("a", "https://a/")], [FeedRenamed("a", "b")]),
+        # removed: left alone (its stories stay known)
+        ([], [StoredFeed("a", "https://a/")], []),
+        # a new name beside the old one still configured: a second feed, not a rename
+        (
+            [spec("a", "https://a/"), spec("b", "https://a/")],
+            [StoredFeed("a", "https://a/")],
+            [],
+        ),
+    ],
+)
+def test_feed_changes_follow_what_the_user_edited(
+    configured: list[FeedSpec], stored: list[StoredFeed], changes: list[object]
+) -> None:
+    assert feed_changes(configured, stored) == changes

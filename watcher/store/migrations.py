@@ -1,0 +1,95 @@
+"""Schema migrations of the SQLite store: append only, each moves version N to N+1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import sqlite_utils
+
+
+def _migration_1(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE feeds (
+            name TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            etag TEXT,
+            last_modified TEXT,
+            body_hash TEXT,
+            first_polled_at TEXT,
+            last_fetch TEXT,
+            last_success TEXT,
+            last_status INTEGER,
+            last_error TEXT,
+            problem TEXT,
+            failing_since TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            next_poll TEXT,
+            hold_until TEXT,
+            effective_url TEXT,
+            notice_sent INTEGER NOT NULL DEFAULT 0,
+            last_duration REAL,
+            items INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE stories (
+            id INTEGER PRIMARY KEY,
+            feed TEXT NOT NULL,
+            guid TEXT,
+            link TEXT,
+            canonical_link TEXT,
+            title TEXT NOT NULL,
+            summary TEXT NOT NULL DEFAULT '',
+            content TEXT NOT NULL DEFAULT '',
+            author TEXT NOT NULL DEFAULT '',
+            categories TEXT NOT NULL DEFAULT '[]',
+            published TEXT,
+            seen_at TEXT NOT NULL,
+            cluster_id INTEGER NOT NULL,
+            fingerprint TEXT,
+            text_hash TEXT
+        );
+        CREATE INDEX stories_seen_at ON stories (seen_at);
+        CREATE INDEX stories_cluster ON stories (cluster_id);
+        -- Identity outlives the story: a pruned story's keys stay while feeds still list it.
+        CREATE TABLE story_keys (
+            key TEXT PRIMARY KEY,
+            story_id INTEGER NOT NULL,
+            last_seen TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX story_keys_last_seen ON story_keys (last_seen);
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            story_id INTEGER NOT NULL REFERENCES stories (id),
+            rule TEXT NOT NULL,
+            snippet TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            -- alert: the first of a cluster; update: another outlet, or an edit in place
+            kind TEXT NOT NULL DEFAULT 'alert',
+            -- what makes it once-only: alert:<cluster>:<rule>, update:<cluster>:<rule>:<feed>, ...
+            once_key TEXT NOT NULL UNIQUE
+        );
+        CREATE TABLE deliveries (
+            id INTEGER PRIMARY KEY,
+            alert_id INTEGER REFERENCES alerts (id),
+            notice TEXT,
+            channel TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            next_attempt TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            digest INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (alert_id, channel)
+        );
+        CREATE INDEX deliveries_due ON deliveries (status, next_attempt);
+        CREATE TABLE sends (
+            channel TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX sends_channel_at ON sends (channel, at);
+        """
+    )
+
+
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_migration_1,)

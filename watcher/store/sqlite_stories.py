@@ -1,0 +1,127 @@
+"""Stories and their identity keys in SQLite, and the alert history decisions ask about."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from watcher.core.decide import HistoryQuestion
+from watcher.core.records import AlertHistory, EditedStory, KnownStory, StoryRecord
+from watcher.store.sqlite_base import SQLiteBase, iso
+
+
+class SQLiteStories(SQLiteBase):
+    def known_stories(self, keys: Iterable[str]) -> dict[str, KnownStory]:
+        rows = self._where_in(
+            """SELECT k.key, k.story_id, s.cluster_id, s.text_hash
+               FROM story_keys k LEFT JOIN stories s ON s.id = k.story_id
+               WHERE k.key IN ({marks})""",
+            keys,
+        )
+        # A pruned story keeps its identity; it stands for a cluster of its own.
+        return {
+            row[0]: KnownStory(row[1], row[2] if row[2] is not None else -row[1], row[3])
+            for row in rows
+        }
+
+    def known_keys(self, keys: Iterable[str]) -> set[str]:
+        rows = self._where_in("SELECT key FROM story_keys WHERE key IN ({marks})", keys)
+        return {row[0] for row in rows}
+
+    def alert_history(self, question: HistoryQuestion) -> AlertHistory:
+        taken = self._where_in(
+            "SELECT once_key FROM alerts WHERE once_key IN ({marks})", question.once_keys
+        )
+        told: dict[tuple[int, str], set[str]] = {}
+        clusters = {cluster_id for cluster_id, _ in question.told}
+        wanted = set(question.told)
+        for cluster_id, rule, feed in self._where_in(
+            """SELECT DISTINCT s.cluster_id, a.rule, s.feed
+               FROM alerts a JOIN stories s ON s.id = a.story_id
+               WHERE s.cluster_id IN ({marks})""",
+            clusters,
+        ):
+            if (cluster_id, rule) in wanted:
+                told.setdefault((cluster_id, rule), set()).add(feed)
+        return AlertHistory(
+            frozenset(row[0] for row in taken),
+            {pair: frozenset(feeds) for pair, feeds in told.items()},
+        )
+
+    def recent_fingerprints(self, since: datetime) -> list[tuple[int, str | None, str, str, str]]:
+        return [
+            (row[0], row[1], row[2], row[3], row[4])
+            for row in self.db.execute(
+                """SELECT cluster_id, fingerprint, seen_at, title, summary FROM stories
+                   WHERE seen_at >= ? ORDER BY id""",
+                [iso(since)],
+            ).fetchall()
+        ]
+
+    def prune(self, before: datetime) -> tuple[int, int]:
+        """Stories that alerted are kept, with their keys, so the outbox and its
+        history stay whole."""
+        cutoff = iso(before)
+        with self.db.atomic():
+            stories = self.db.execute(
+                """DELETE FROM stories WHERE seen_at < ?
+                   AND id NOT IN (SELECT story_id FROM alerts)""",
+                [cutoff],
+            ).rowcount
+            keys = self.db.execute(
+                """DELETE FROM story_keys WHERE last_seen < ?
+                   AND story_id NOT IN (SELECT story_id FROM alerts)""",
+                [cutoff],
+            ).rowcount
+        return int(stories), int(keys)
+
+    def _touch_keys(self, keys: Sequence[str], now: str | None) -> None:
+        """Keys the feed still lists stay remembered, whatever the story's age."""
+        self._where_in("UPDATE story_keys SET last_seen = ? WHERE key IN ({marks})", keys, now)
+
+    def _insert_stories(self, records: Sequence[StoryRecord], now: datetime) -> list[int]:
+        """Insert a poll's new stories in two statements; returns their ids, in order.
+
+        The ids are chosen here, after the largest in use, so that one
+        ``executemany`` inserts every story.  The poll's transaction already
+        holds the write lock (its first statement writes), so no other writer
+        can take them meanwhile.
+        """
+        if not records:
+            return []
+        first = self._count("SELECT COALESCE(MAX(id), 0) + 1 FROM stories")
+        ids = range(first, first + len(records))
+        seen_at = iso(now)
+
+        def row(story_id: int, record: StoryRecord) -> tuple[object, ...]:
+            story = record.story
+            return (story_id, story.feed, story.guid, story.link, record.canonical_link,
+                    story.title, story.summary, story.content, story.author,
+                    json.dumps(list(story.categories)), iso(story.published), seen_at,
+                    record.cluster_id, record.fingerprint, record.text_hash)  # fmt: skip
+
+        self.db.conn.executemany(
+            """INSERT INTO stories (id, feed, guid, link, canonical_link, title, summary,
+               content, author, categories, published, seen_at, cluster_id, fingerprint,
+               text_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            [row(story_id, record) for story_id, record in zip(ids, records, strict=True)],
+        )
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO story_keys (key, story_id, last_seen) VALUES (?, ?, ?)",
+            [
+                (key, story_id, seen_at)
+                for story_id, record in zip(ids, records, strict=True)
+                for key in record.keys
+            ],
+        )
+        return list(ids)
+
+    def _update_edited(self, edited: Sequence[EditedStory]) -> None:
+        self.db.conn.executemany(
+            "UPDATE stories SET title = ?, summary = ?, content = ?, text_hash = ? WHERE id = ?",
+            [
+                (e.story.title, e.story.summary, e.story.content, e.text_hash, e.story_id)
+                for e in edited
+            ],
+        )
