@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urljoin
@@ -28,6 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from watcher import __version__
+from watcher.clock import utc_now
 from watcher.config import Config, channel_secrets, json_schema, load_config, locate_config
 from watcher.core.cluster import Fingerprint, similarity, stored_fingerprint
 from watcher.core.errors import ConfigError, FeedError, QueryError, StoreError, WatcherError
@@ -434,7 +435,7 @@ def backtest(obj: Context, rule_or_query: str, since: str, as_json: bool) -> Non
     else:
         book = _compile_query(rule_or_query)
     with closing(guarded(lambda: open_store(config.database))) as store:
-        stories = store.stories_since(datetime.now(UTC) - window)
+        stories = store.stories_since(utc_now() - window)
     # One row per cluster (one event), as alerts would have been: the first matching
     # story, with the other outlets that carried it.
     rows: list[dict[str, Any]] = []
@@ -548,7 +549,7 @@ def outbox_retry(obj: Context, to: str | None, ids: tuple[int, ...]) -> None:
 
     async def retry() -> DeliveryReport:
         async with open_pipeline(config) as pipeline:
-            now = datetime.now(UTC)
+            now = utc_now()
             if to is not None:
                 moved, dropped = pipeline.store.reroute(to, now, ids)
                 say(f"watcher: {moved} deliveries re-routed to '{to}'"
@@ -571,7 +572,7 @@ def outbox_drop(obj: Context, ids: tuple[int, ...]) -> None:
     or the deliveries IDS (see `watcher outbox`)."""
     config = guarded(obj.config)
     with closing(guarded(lambda: open_store(config.database))) as store:
-        hold_orphans(store, config.channels, datetime.now(UTC))
+        hold_orphans(store, config.channels, utc_now())
         dropped = store.drop(ids)
     say(f"watcher: {dropped} deliveries dropped")
 
@@ -702,7 +703,7 @@ def clusters(obj: Context, since: str, show_all: bool, as_json: bool) -> None:
     config = guarded(obj.config)
     window = _window("clusters", since)
     with closing(guarded(lambda: open_store(config.database))) as store:
-        members = store.cluster_members(datetime.now(UTC) - window)
+        members = store.cluster_members(utc_now() - window)
 
     def print_of(row: dict[str, Any]) -> Fingerprint:
         return stored_fingerprint(row["fingerprint"], row["title"], row["summary"])

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import trafilatura
 from lxml import etree
 
 from watcher.core.dates import iso_datetime
@@ -55,6 +54,9 @@ def extract_article(html: bytes | str, url: str) -> Article | None:
         "deferred_url_extractor": True,  # the page's metadata has the time; a URL only the day
         "outputformat": _DATE_FORMAT,
     }
+    # Imported here: a tenth of a second that only full-text feeds and `match --url` need.
+    import trafilatura
+
     try:
         document = trafilatura.bare_extraction(
             html,
