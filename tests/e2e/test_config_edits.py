@@ -8,17 +8,14 @@ decided is silently lost.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import pytest
 
 from tests.conftest import Capture, Item, Project, rss
+from tests.support.daemon import start_daemon, stop_daemon
 from tests.support.httpserver import HTTPServer
 from tests.support.waiting import wait_for
 
@@ -38,23 +35,6 @@ rules: [{{name: quake, query: quake, notify: [{notify}]}}]
 
 def feeds(project: Project) -> list[dict[str, object]]:
     return json.loads(project.run("feeds", "--json").stdout)  # type: ignore[no-any-return]
-
-
-def start(project: Project) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "watcher", "--config", str(project.config), "run"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-
-
-def stop(daemon: subprocess.Popen[str]) -> str:
-    daemon.send_signal(signal.SIGTERM)
-    _, stderr = daemon.communicate(timeout=15)
-    assert daemon.returncode == 0, stderr
-    return stderr
 
 
 def statuses(project: Project) -> list[str]:
@@ -120,7 +100,7 @@ def test_the_daemon_follows_a_changed_url_on_reload(
 ) -> None:
     old = server.add("/old.xml", rss(OLD))
     project.write(config(old, capture))
-    daemon = start(project)
+    daemon = start_daemon(project)
     try:
         assert wait_for(lambda: capture.count(OLD.title) == 1), "first alert never came"
         new = server.add("/new.xml", rss(NEW, OLD))
@@ -128,7 +108,7 @@ def test_the_daemon_follows_a_changed_url_on_reload(
         assert wait_for(lambda: capture.count(NEW.title) == 1), "the new URL never alerted"
         polls = len(server.hits("/new.xml"))
         assert wait_for(lambda: len(server.hits("/new.xml")) > polls), "not polled again"
-        stderr = stop(daemon)
+        stderr = stop_daemon(daemon)
     finally:
         if daemon.poll() is None:
             daemon.kill()
@@ -267,12 +247,12 @@ def test_the_daemon_holds_rows_of_a_channel_removed_by_a_reload(
     project: Project, server: HTTPServer, capture: Capture, waiting: str
 ) -> None:
     server.add(capture.path, b"down", status=500)
-    daemon = start(project)
+    daemon = start_daemon(project)
     try:
         assert wait_for(lambda: len(server.hits("/feed.xml")) == 2), "the daemon never polled"
         project.write(orphaned_config(waiting, capture))
         assert wait_for(lambda: statuses(project) == ["orphaned"]), statuses(project)
-        stderr = stop(daemon)
+        stderr = stop_daemon(daemon)
     finally:
         if daemon.poll() is None:
             daemon.kill()

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.conftest import Capture, Item, Project, rss
+from tests.support.daemon import start_daemon
 from tests.support.httpserver import HTTPServer
 from tests.support.waiting import wait_for
-
-
-def start(project: Project) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "watcher", "--config", str(project.config), "run"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
 
 
 def test_the_daemon_polls_on_its_interval_and_stops_cleanly(
@@ -36,7 +24,7 @@ feeds: [{{name: wire, url: "{url}"}}]
 rules: [{{name: hama-rebels, query: Hama AND rebels, notify: [capture]}}]
 """
     )
-    daemon = start(project)
+    daemon = start_daemon(project)
     try:
         assert wait_for(lambda: capture.count(first.title) == 1), "first alert never came"
         second = Item("Rebels hold Hama citadel", "http://news.example/2", "2")
@@ -57,7 +45,7 @@ rules: [{{name: hama-rebels, query: Hama AND rebels, notify: [capture]}}]
 def test_the_daemon_refuses_a_bad_config_without_a_traceback(tmp_path: Path) -> None:
     project = Project(tmp_path)
     project.write("feeds:\n  - name: wire\n")
-    daemon = start(project)
+    daemon = start_daemon(project)
     _, stderr = daemon.communicate(timeout=30)
     assert daemon.returncode == 2
     assert f"{project.config}:2:" in stderr and "url" in stderr
