@@ -257,3 +257,43 @@ def test_the_daemon_holds_rows_of_a_channel_removed_by_a_reload(
         if daemon.poll() is None:
             daemon.kill()
     assert stderr.count("deliveries held") == 1 and "Traceback" not in stderr
+
+
+def test_the_daemon_follows_a_rename_and_a_removal_on_reload(
+    project: Project, server: HTTPServer, capture: Capture
+) -> None:
+    first = server.add("/a.xml", guid_only_rss("a1"))
+    second = server.add("/b.xml", rss(OLD))
+    project.write(
+        f"""\
+interval: 2s
+channels: {{out: "{capture.url}"}}
+feeds: [{{name: wire, url: "{first}"}}, {{name: other, url: "{second}"}}]
+rules: [{{name: quake, query: quake, notify: [out]}}]
+"""
+    )
+    daemon = start_daemon(project)
+    try:
+        assert wait_for(lambda: capture.count("Quake report a1") == 1 and capture.count(OLD.title))
+        # 'wire' renamed 'reuters', 'other' removed, the rule renamed too.
+        project.write(
+            f"""\
+interval: 2s
+channels: {{out: "{capture.url}"}}
+feeds: [{{name: reuters, url: "{first}"}}]
+rules: [{{name: quakes, query: quake, notify: [out]}}]
+"""
+        )
+        server.add("/a.xml", guid_only_rss("a1", "a2"))
+        assert wait_for(lambda: capture.count("Quake report a2") == 1), "new item never alerted"
+        removed = len(server.hits("/b.xml"))
+        polls = len(server.hits("/a.xml"))
+        assert wait_for(lambda: len(server.hits("/a.xml")) >= polls + 2)
+        stderr = stop_daemon(daemon)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert len(server.hits("/b.xml")) == removed  # no longer polled
+    assert capture.count("Quake report a1") == 1 and capture.count(OLD.title) == 1
+    assert "renamed 'reuters'" in stderr and "Traceback" not in stderr
+    assert [row["name"] for row in feeds(project)] == ["reuters"]
