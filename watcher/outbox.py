@@ -86,7 +86,9 @@ class Outbox:
             report = DeliveryReport(orphaned=self.hold_orphans())
             due = batch(self.store.due_deliveries(self.clock(), retry_now=retry_now))
             for pending in due.single:
-                if self._over_rate_limit(pending.channel):
+                # Over a rate limit, alerts fold into a digest; a notice about watcher
+                # itself is rare and would be lost in one.
+                if pending.alert is not None and self._over_rate_limit(pending.channel):
                     self.store.fold_into_digest([pending.id], self._fold_time(pending.channel))
                     report.folded += 1
                     continue

@@ -47,11 +47,12 @@ class Batch:
 
 
 def batch(due: Iterable[PendingDelivery]) -> Batch:
-    """Rows waiting for a digest go out together, one message per channel."""
+    """Alerts waiting for a digest go out together, one message per channel; a notice
+    always goes on its own (a digest lists alerts only)."""
     single: list[PendingDelivery] = []
     digests: dict[str, list[PendingDelivery]] = {}
     for pending in due:
-        if pending.digest:
+        if pending.digest and pending.alert is not None:
             digests.setdefault(pending.channel, []).append(pending)
         else:
             single.append(pending)

@@ -92,4 +92,10 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_migration_1,)
+def _migration_2(db: sqlite_utils.Database) -> None:
+    """Story ids are never handed out again while a key still names them (#13): the
+    next id looks past pruned stories to the keys they left, by this index."""
+    db.execute("CREATE INDEX story_keys_story ON story_keys (story_id)")
+
+
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_migration_1, _migration_2)

@@ -83,14 +83,18 @@ class SQLiteStories(SQLiteBase):
     def _insert_stories(self, records: Sequence[StoryRecord], now: datetime) -> list[int]:
         """Insert a poll's new stories in two statements; returns their ids, in order.
 
-        The ids are chosen here, after the largest in use, so that one
+        The ids are chosen here, after the largest ever used, so that one
         ``executemany`` inserts every story.  The poll's transaction already
         holds the write lock (its first statement writes), so no other writer
         can take them meanwhile.
         """
         if not records:
             return []
-        first = self._count("SELECT COALESCE(MAX(id), 0) + 1 FROM stories")
+        # Past pruned stories too: a key a feed still lists keeps naming its story's id.
+        first = self._count(
+            """SELECT MAX(COALESCE((SELECT MAX(id) FROM stories), 0),
+                          COALESCE((SELECT MAX(story_id) FROM story_keys), 0)) + 1"""
+        )
         ids = range(first, first + len(records))
         seen_at = iso(now)
 
