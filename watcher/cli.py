@@ -255,6 +255,8 @@ def feed_health(config: Config, stored: list[dict[str, Any]]) -> list[dict[str, 
     rows = []
     for feed in config.feeds:
         row = by_name.get(feed.name, {})
+        if row.get("url") not in (None, feed.url):
+            row = {}  # pointed elsewhere since: the old URL's status is not this one's
         rows.append(
             {
                 "name": feed.name,

@@ -88,6 +88,8 @@ def test_a_url_changed_after_a_redirect_and_failures_starts_afresh(
     assert feeds(project)[0]["consecutive_failures"] == 1
     new = server.add("/new.xml", rss(NEW))
     project.write(config(new, capture))
+    (before,) = feeds(project)  # not polled yet: the old URL's failures are not shown
+    assert (before["url"], before["consecutive_failures"], before["last_error"]) == (new, 0, None)
     # No --force: the old URL's backoff does not hold the new one.
     assert project.run("once").exit_code == 0
     (row,) = feeds(project)
