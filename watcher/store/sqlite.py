@@ -51,12 +51,14 @@ class SQLiteStore(SQLiteFeeds, SQLiteStories, SQLiteOutbox, SQLiteReports):
                 )
             self._touch_keys(decision.listed_keys, now)
             story_ids = self._insert_stories(decision.new_stories, poll.now)
-            self._update_edited(decision.edited)
+            if decision.edited:
+                self._update_edited(decision.edited)
             for alert in decision.alerts:
                 story_id = story_ids[alert.story_index] if alert.story_index is not None else (
                     alert.story_id
                 )  # fmt: skip
                 assert story_id is not None
                 queued += self._queue_alert(story_id, alert, now)
-            self._queue_notices(decision.notices, now)
+            if decision.notices:
+                self._queue_notices(decision.notices, now)
         return queued
