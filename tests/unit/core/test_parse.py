@@ -1,85 +1,14 @@
-"""The pure pieces of the pipeline: durations, story identity, parsing of each format."""
+"""Whatever a site serves (RSS, Atom, JSON Feed, news sitemap), the same kind of story results."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from watcher.core.dedupe import canonical_url, identity_keys, is_recent, select_new
 from watcher.core.errors import FeedError
-from watcher.core.models import Story
 from watcher.core.parse import parse_feed
-from watcher.core.units import format_duration, parse_duration
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("90s", 90), ("10m", 600), ("2h", 7200), ("2d", 172800), ("1h30m", 5400), ("45", 45)],
-)
-def test_durations(text: str, seconds: int) -> None:
-    assert parse_duration(text) == timedelta(seconds=seconds)
-
-
-@pytest.mark.parametrize("text", ["", "ten", "10x", "m10", "5m and"])
-def test_bad_durations_say_what_is_expected(text: str) -> None:
-    with pytest.raises(ValueError, match="not a duration"):
-        parse_duration(text)
-
-
-def test_format_duration_round_trips() -> None:
-    for text in ("90s", "10m", "1d2h", "1h30m"):
-        assert parse_duration(format_duration(parse_duration(text))) == parse_duration(text)
-
-
-@pytest.mark.parametrize(
-    ("raw", "canonical"),
-    [
-        ("HTTPS://News.Example.ORG/a/b", "https://news.example.org/a/b"),
-        ("https://news.example.org:443/a#comments", "https://news.example.org/a"),
-        ("http://news.example.org/a?utm_source=rss&utm_medium=feed", "http://news.example.org/a"),
-        ("http://news.example.org/a?id=7&fbclid=xyz&gclid=1", "http://news.example.org/a?id=7"),
-        ("http://news.example.org:8080/a", "http://news.example.org:8080/a"),
-        ("http://news.example.org", "http://news.example.org/"),
-    ],
-)
-def test_canonical_url(raw: str, canonical: str) -> None:
-    assert canonical_url(raw) == canonical
-
-
-def test_canonical_url_keeps_the_query_that_names_the_page() -> None:
-    assert canonical_url("http://x.org/story.php?id=1") != canonical_url(
-        "http://x.org/story.php?id=2"
-    )
-
-
-def story(**kw: object) -> Story:
-    base: dict[str, object] = {"feed": "wire", "guid": None, "link": None, "title": "t"}
-    return Story(**(base | kw))  # type: ignore[arg-type]
-
-
-def test_a_url_guid_is_a_link_and_a_plain_guid_belongs_to_its_feed() -> None:
-    assert identity_keys(story(guid="http://x.org/a?utm_source=z")) == ("link:http://x.org/a",)
-    assert identity_keys(story(guid="123")) == ("guid:wire\x1f123",)
-    assert identity_keys(story(feed="other", guid="123")) != identity_keys(story(guid="123"))
-
-
-def test_select_new_skips_known_keys_and_duplicates_within_the_batch() -> None:
-    a = story(link="http://x.org/a", guid="1")
-    a_again = story(feed="other", link="http://X.org/a#frag", guid="99")
-    b = story(link="http://x.org/b", guid="2")
-    c = story(link="http://x.org/c", guid="3")
-    fresh = select_new([a, a_again, b, c], known={"link:http://x.org/c"})
-    assert [n.story for n in fresh] == [a, b]
-
-
-def test_undated_stories_count_as_recent() -> None:
-    now = datetime(2026, 1, 10, tzinfo=UTC)
-    assert is_recent(story(), now, timedelta(days=2))
-    assert is_recent(story(published=now - timedelta(days=1)), now, timedelta(days=2))
-    assert not is_recent(story(published=now - timedelta(days=3)), now, timedelta(days=2))
-
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>T</title>
