@@ -67,7 +67,6 @@ class FetchSettings:
     user_agent: str = field(default_factory=user_agent)
 
 
-
 @dataclass(frozen=True)
 class FetchRequest:
     feed: str

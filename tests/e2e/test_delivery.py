@@ -21,8 +21,8 @@ from tests.support.fakes.smtp import FakeSMTP
 from tests.support.fakes.telegram import FakeTelegram, utf16_len
 from tests.support.httpserver import HTTPServer
 from watcher.config import load_config
-from watcher.wiring import open_pipeline
 from watcher.store import open_store
+from watcher.wiring import open_pipeline
 
 HOSTILE = Item(
     'Rebels take Hama <script>alert(1)</script> <img src=x onerror="steal()">',
