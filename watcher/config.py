@@ -15,7 +15,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
@@ -51,8 +59,16 @@ _DURATION_TEXT = Annotated[str, Field(pattern=r"^\s*(\d+(\.\d+)?\s*[smhdw]\s*)+$
 Duration = Annotated[
     timedelta, BeforeValidator(_duration, json_schema_input_type=_DURATION_TEXT | int)
 ]
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be greater than 0 seconds")
+    return value
+
+
 # A timeout of zero would fail every fetch at once.
-Timeout = Annotated[Duration, Field(gt=timedelta(0))]
+Timeout = Annotated[Duration, AfterValidator(_positive)]
 Size = Annotated[int, BeforeValidator(_size, json_schema_input_type=str | int), Field(ge=1)]
 OneOrMany = Annotated[
     list[str], BeforeValidator(lambda v: _one_or_many(v), json_schema_input_type=str | list[str])
