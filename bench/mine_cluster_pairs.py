@@ -8,12 +8,14 @@ and lead excerpt of each side is written out.
 
     python bench/mine_cluster_pairs.py candidates [--min-shared 2] [--limit 300]
         list cross-outlet and same-feed pairs worth a human look
+    python bench/mine_cluster_pairs.py candidates --cross-language [--min-shared 2]
+        list pairs across languages sharing capitalised names and numbers
     python bench/mine_cluster_pairs.py show FILE#INDEX ...
         print entries as the set would excerpt them, to label them
     python bench/mine_cluster_pairs.py build
         rewrite the corpus lines of the labelled set (hand-written lines are kept)
     python bench/mine_cluster_pairs.py verify
-        check every corpus line still matches the corpus
+        check every corpus line still matches the corpus, and every line's form
 
 The candidate ranking deliberately uses plain shared-word counts, not
 ``watcher.core.cluster``, so the pairs offered for labelling are not chosen by
@@ -40,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from watcher.core.text import fold, html_to_text, words  # noqa: E402
 
 CORPUS = Path(os.environ.get("WATCHER_CORPUS", ROOT.parent / "shared" / "corpus")) / "feeds"
+SOURCES = CORPUS.parent / "SOURCES.md"
 PAIRS = ROOT / "tests" / "data" / "cluster_pairs.jsonl"
 TITLE_MAX = 200
 LEAD_MAX = 240
@@ -53,6 +56,32 @@ _NAIVE_STOP_TEXT = (
     "et en un une der die das und den von zu mit im el los las y que del"
 )
 _NAIVE_STOP = frozenset(_NAIVE_STOP_TEXT.split())
+
+# Capitalised words that are not names (sentence starts, weekdays, months...), for
+# the cross-language candidates; names and numbers are what survive translation.
+_NOT_NAMES_TEXT = (
+    "the a an in on at for and but after as by with from to of this that it its he she "
+    "they we his her their new more us one two three four five six seven eight nine ten "
+    "monday tuesday wednesday thursday friday saturday sunday january february march "
+    "april may june july august september october november december "
+    "der die das ein eine im am und mit nach bei für auf vor ist sind wie was wer "
+    "le la les un une des du au aux et en pour avec dans sur après selon "
+    "el los las lo del al y con por para tras según il lo gli di da nel nella "
+    "o os as em no na do dos com para "
+    "montag dienstag mittwoch donnerstag freitag samstag sonntag januar februar märz "
+    "mai juni juli oktober dezember lundi mardi mercredi jeudi vendredi samedi dimanche "
+    "janvier février mars avril juin juillet août septembre octobre novembre décembre"
+)
+_NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
+_NAME = re.compile(r"\b(?:[A-ZÀ-ÖØ-ÞА-ЯЁ][\w'-]{2,}|\d[\d.,]*)")
+_LATIN_OF_CYRILLIC = "a b v g d e e zh z i i k l m n o p r s t u f kh ts ch sh shch - y - e yu ya"
+_CYRILLIC = dict(
+    zip(
+        "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+        _LATIN_OF_CYRILLIC.split(),
+        strict=True,
+    )
+)
 
 # (id, same event?, category, entry a, entry b, note).  Labelled by reading
 # both items; see tests/data/README.md for the rules applied.
@@ -269,6 +298,225 @@ CORPUS_PAIRS: list[tuple[str, bool, str, str, str, str]] = [
     ("c169", False, "same-place", "talkingpointsmemo-1.xml#14", "talkingpointsmemo-1.xml#17", ""),
     ("c171", False, "same-place", "massanews-1.xml#19", "massanews-1.xml#20", ""),
     ("c172", False, "follow-up", "massanews-1.xml#13", "massanews-1.xml#7", ""),
+    # Added for issue: pairs across languages (lang per side, cross_language) and more
+    # same-language rewrites and not-same pairs.  Mined with `candidates --cross-language`.
+    ("c173", True, "rewrite", "spiegel-1.xml#4", "indianexpress-1.xml#16", "Azaz bomb, de/en"),
+    ("c174", True, "update", "lemonde-1.xml#11", "indianexpress-1.xml#16", "Azaz, toll 19 then 43"),
+    ("c175", True, "update", "spiegel-1.xml#4", "lemonde-1.xml#11", "Azaz, toll 43 vs 19"),
+    ("c176", True, "rewrite", "leparisien-1.xml#23", "indianexpress-1.xml#16", "Azaz, 43"),
+    ("c177", True, "rewrite", "spiegel-1.xml#4", "leparisien-1.xml#23", "Azaz, 43"),
+    ("c178", True, "rewrite", "lemonde-1.xml#17", "indianexpress-1.xml#24", "Turkish purge"),
+    ("c179", True, "rewrite", "lemonde-1.xml#6", "reuters-1.xml#5", "Akufo-Addo sworn in"),
+    ("c180", True, "rewrite", "lemonde-1.xml#0", "japantimes-1.xml#6", "intel report"),
+    ("c181", True, "rewrite", "lemonde-1.xml#0", "nytimes-1.xml#0", "intel report"),
+    ("c182", True, "rewrite", "20minutos-1.xml#1", "indianexpress-1.xml#65", "intel report"),
+    ("c183", True, "rewrite", "20minutos-1.xml#1", "japantimes-1.xml#6", "intel report"),
+    ("c184", True, "rewrite", "20minutos-1.xml#1", "lemonde-1.xml#0", "intel report"),
+    ("c185", True, "rewrite", "faz-1.xml#3", "breakingnews-ie-1.xml#4", "Jamie Oliver closures"),
+    ("c186", True, "rewrite", "faz-1.xml#10", "japantimes-1.xml#82", "Fisher and Reynolds buried"),
+    (
+        "c187",
+        True,
+        "rewrite",
+        "leparisien-1.xml#11",
+        "japantimes-1.xml#82",
+        "Fisher and Reynolds buried",
+    ),
+    ("c188", True, "rewrite", "faz-1.xml#10", "leparisien-1.xml#11", "Fisher's urn"),
+    ("c189", True, "rewrite", "20minutos-1.xml#7", "lemonde-1.xml#8", "Real Madrid 5-0, record"),
+    (
+        "c190",
+        True,
+        "rewrite",
+        "20minutos-1.xml#7",
+        "leparisien-1.xml#13",
+        "Real Madrid 5-0, record",
+    ),
+    ("c191", True, "rewrite", "leparisien-1.xml#9", "ctvnews-1.xml#2", "airport reopens"),
+    ("c192", True, "rewrite", "leparisien-1.xml#4", "faz-1.xml#0", "European cold-wave toll"),
+    (
+        "c193",
+        True,
+        "rewrite",
+        "leparisien-1.xml#5",
+        "indianexpress-1.xml#12",
+        "Istanbul snow, photos",
+    ),
+    (
+        "c194",
+        False,
+        "follow-up",
+        "spiegel-1.xml#1",
+        "themirror-1.xml#24",
+        "shooting, then the gunman",
+    ),
+    (
+        "c195",
+        False,
+        "follow-up",
+        "leparisien-1.xml#9",
+        "japantoday-1.xml#12",
+        "shooting, then reopening",
+    ),
+    ("c196", False, "roundup", "lemonde-1.xml#5", "japantoday-1.xml#12", "what we know"),
+    (
+        "c197",
+        False,
+        "same-place",
+        "20minutos-1.xml#0",
+        "japantimes-1.xml#6",
+        "Obama interview vs report",
+    ),
+    ("c198", False, "same-place", "faz-1.xml#2", "japantimes-1.xml#6", "OSCE hack vs US report"),
+    ("c199", False, "same-place", "lemonde-1.xml#0", "faz-1.xml#2", "US report vs OSCE hack"),
+    (
+        "c200",
+        False,
+        "analysis",
+        "20minutos-1.xml#2",
+        "indianexpress-1.xml#137",
+        "profile a day later",
+    ),
+    (
+        "c201",
+        False,
+        "same-place",
+        "lemonde-1.xml#3",
+        "reuters-1.xml#4",
+        "Ivory Coast mutiny, two developments",
+    ),
+    (
+        "c202",
+        False,
+        "same-place",
+        "lemonde-1.xml#17",
+        "indianexpress-1.xml#6",
+        "Turkey: purge vs powers bill",
+    ),
+    ("c203", False, "same-place", "reuters-1.xml#3", "faz-1.xml#9", "Gabriel, two statements"),
+    (
+        "c204",
+        False,
+        "roundup",
+        "faz-1.xml#0",
+        "indianexpress-1.xml#18",
+        "Europe round-up vs Poland",
+    ),
+    (
+        "c205",
+        False,
+        "roundup",
+        "leparisien-1.xml#4",
+        "indianexpress-1.xml#18",
+        "Europe round-up vs Poland",
+    ),
+    (
+        "c206",
+        False,
+        "roundup",
+        "romatoday-1.xml#20",
+        "faz-1.xml#0",
+        "Rome frost vs Europe round-up",
+    ),
+    ("c207", False, "same-place", "spiegel-1.xml#4", "reuters-1.xml#9", "Syria, two events"),
+    ("c208", False, "same-place", "lemonde-1.xml#4", "breakingnews-ie-1.xml#8", "CES"),
+    ("c209", False, "same-place", "spiegel-1.xml#13", "breakingnews-ie-1.xml#1", "CES"),
+    ("c210", False, "same-place", "leparisien-1.xml#15", "breakingnews-ie-1.xml#8", "CES"),
+    ("c211", False, "same-place", "orf-1.xml#33", "reuters-1.xml#2", "Mosul, 16 days apart"),
+    ("c212", True, "rewrite", "n24-1.xml#2", "bbc-news-1.xml#1", "Istanbul airport fire"),
+    ("c213", True, "rewrite", "n24-1.xml#2", "yahoo-news-1.xml#1", "Istanbul airport fire"),
+    ("c214", True, "rewrite", "n24-1.xml#2", "theguardian-3.xml#6", "Istanbul airport fire"),
+    ("c215", True, "rewrite", "zeit-1.xml#13", "bbc-news-1.xml#1", "Istanbul airport fire"),
+    ("c216", False, "same-place", "n24-1.xml#0", "bbc-news-1.xml#5", "Iran: IISS study vs talks"),
+    ("c217", True, "rewrite", "publico-1.xml#1", "cnn-2.xml#10", "Kudrin out"),
+    ("c218", True, "rewrite", "repubblica-1.xml#4", "cnn-2.xml#10", "Kudrin out"),
+    ("c219", True, "rewrite", "publico-1.xml#1", "repubblica-1.xml#4", "Kudrin out"),
+    ("c220", True, "rewrite", "publico-1.xml#6", "cnn-2.xml#11", "Gairsoppa silver"),
+    (
+        "c221",
+        False,
+        "same-place",
+        "laut-de-1.xml#17",
+        "khaleejtimes-1.xml#3",
+        "Jackson, two years apart",
+    ),
+    ("c222", False, "same-place", "jn-1.xml#30", "bbc-urdu-1.xml#4", "Trump, two tweets"),
+    ("c223", False, "same-place", "jn-1.xml#38", "bbc-urdu-1.xml#10", "two aid cuts"),
+    ("c224", False, "same-place", "leparisien-1.xml#10", "jn-1.xml#8", "Kardashian, a year apart"),
+    ("c225", True, "rewrite", "prothomalo-1.xml#47", "aljazeera-1.xml#0", "quake toll 265"),
+    ("c226", True, "rewrite", "prothomalo-1.xml#15", "indiatoday-1.xml#8", "Messi returns"),
+    ("c227", True, "rewrite", "prothomalo-1.xml#4", "indiatoday-1.xml#72", "Xavi to Netherlands"),
+    ("c228", True, "rewrite", "prothomalo-1.xml#6", "aljazeera-1.xml#22", "eclipse"),
+    (
+        "c229",
+        False,
+        "same-place",
+        "prothomalo-1.xml#47",
+        "mehrnews-1.xml#4",
+        "quake: toll vs condolence",
+    ),
+    ("c230", False, "same-place", "prothomalo-1.xml#6", "aljazeera-1.xml#4", "eclipse vs stunt"),
+    (
+        "c231",
+        False,
+        "follow-up",
+        "prothomalo-1.xml#40",
+        "aljazeera-1.xml#22",
+        "preparations, then eclipse",
+    ),
+    ("c232", False, "same-place", "prothomalo-1.xml#37", "aljazeera-1.xml#21", "Lebanon"),
+    ("c233", False, "follow-up", "prothomalo-1.xml#47", "aljazeera-1.xml#14", "missing, then toll"),
+    ("c234", True, "rewrite", "japantimes-1.xml#14", "themirror-1.xml#24", "airport shooting"),
+    ("c235", True, "rewrite", "indianexpress-1.xml#76", "japantimes-1.xml#14", "airport shooting"),
+    ("c236", True, "rewrite", "indianexpress-1.xml#39", "japantimes-1.xml#14", "airport shooting"),
+    ("c237", True, "rewrite", "indianexpress-1.xml#39", "themirror-1.xml#24", "airport shooting"),
+    (
+        "c238",
+        True,
+        "rewrite",
+        "indianexpress-1.xml#161",
+        "indianexpress-1.xml#164",
+        "Hamza bin Laden",
+    ),
+    ("c239", True, "rewrite", "themirror-1.xml#17", "themirror-1.xml#18", "suspect named, photo"),
+    ("c240", True, "rewrite", "indiatoday-1.xml#36", "indiatoday-1.xml#97", "UN report"),
+    ("c241", True, "rewrite", "retriever-1.xml#2", "retriever-1.xml#20", ""),
+    ("c242", True, "rewrite", "prothomalo-1.xml#1", "prothomalo-1.xml#34", "teaser and story"),
+    ("c243", True, "rewrite", "ctvnews-1.xml#8", "indianexpress-1.xml#50", "Tsai trip"),
+    ("c244", True, "rewrite", "japantimes-1.xml#3", "indianexpress-1.xml#50", "Tsai trip"),
+    ("c245", True, "rewrite", "indianexpress-1.xml#106", "japantoday-1.xml#19", "Syria drawdown"),
+    ("c246", True, "rewrite", "orf-1.xml#20", "orf-1.xml#26", "TPP exit"),
+    ("c247", True, "rewrite", "zeit-1.xml#13", "n24-1.xml#2", "Istanbul airport fire"),
+    ("c248", True, "rewrite", "n24-1.xml#4", "zeit-1.xml#3", "BND report"),
+    ("c249", False, "roundup", "indianexpress-1.xml#54", "indianexpress-1.xml#39", "past attacks"),
+    (
+        "c250",
+        False,
+        "follow-up",
+        "indianexpress-1.xml#78",
+        "japantoday-1.xml#7",
+        "tweet, then reply",
+    ),
+    ("c251", False, "roundup", "japantimes-1.xml#0", "japantimes-1.xml#46", "quote list"),
+    ("c252", False, "analysis", "indiatoday-1.xml#102", "indiatoday-1.xml#4", "bypoll"),
+    ("c253", False, "series", "indiatoday-1.xml#58", "indiatoday-1.xml#61", "price drops"),
+    ("c254", False, "series", "indiatoday-1.xml#60", "indiatoday-1.xml#62", "deals"),
+    ("c255", False, "follow-up", "reuters-1.xml#4", "reuters-1.xml#7", "revolt spreads"),
+    ("c256", False, "roundup", "jn-1.xml#33", "jn-1.xml#37", "front-page digest"),
+    ("c257", False, "follow-up", "fcutrecht-1.xml#7", "fcutrecht-1.xml#5", "preview, result"),
+    ("c258", False, "series", "washingtonpost-1.xml#7", "washingtonpost-1.xml#8", "two counties"),
+    ("c259", False, "series", "washingtonpost-1.xml#11", "washingtonpost-1.xml#14", "two counties"),
+    ("c260", False, "series", "londonist-1.xml#10", "londonist-1.xml#19", ""),
+    (
+        "c261",
+        False,
+        "same-place",
+        "varthabharathi-1.xml#12",
+        "varthabharathi-1.xml#13",
+        "two banks, one award",
+    ),
+    ("c262", False, "follow-up", "orf-1.xml#49", "orf-1.xml#20", "plan, then order"),
+    ("c263", False, "analysis", "zeit-1.xml#7", "n24-1.xml#4", "comment"),
 ]
 
 
@@ -278,6 +526,29 @@ class Entry:
     title: str
     lead: str
     published: datetime | None
+    lang: str = ""
+
+
+def languages() -> dict[str, str]:
+    """File name -> ISO 639-1 language, from the corpus's SOURCES.md table."""
+    out: dict[str, str] = {}
+    if not SOURCES.exists():
+        return out
+    for row in SOURCES.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if len(cells) > 3 and re.fullmatch(r"[\w.-]+\.(xml|json)", cells[0]):
+            out[cells[0]] = cells[3]
+    return out
+
+
+_LANGS: dict[str, str] | None = None
+
+
+def lang_of(name: str) -> str:
+    global _LANGS
+    if _LANGS is None:
+        _LANGS = languages()
+    return _LANGS.get(name, "")
 
 
 def _undo(run: str) -> str:
@@ -330,6 +601,7 @@ def load_feed(name: str) -> list[Entry]:
                 title=excerpt(repair_mojibake(e.get("title", "") or ""), TITLE_MAX),
                 lead=excerpt(repair_mojibake(lead), LEAD_MAX),
                 published=_published(e),
+                lang=lang_of(name),
             )
         )
     return out
@@ -344,6 +616,47 @@ def load_ref(ref: str, cache: dict[str, list[Entry]]) -> Entry:
 
 def _content(title: str) -> set[str]:
     return {w for w in words(fold(title)) if w not in _NAIVE_STOP and len(w) > 1}
+
+
+def _translit(word: str) -> str:
+    return "".join(_CYRILLIC.get(ch, ch) for ch in word).replace("-", "")
+
+
+def names(text: str) -> set[str]:
+    """Capitalised words and numbers, folded (Cyrillic transliterated): what translation keeps."""
+    out = set()
+    for m in _NAME.finditer(text):
+        w = m.group().strip(".,'-").lower()
+        if w in _NOT_NAMES or not w:
+            continue
+        w = fold(_translit(w))
+        if w.isdigit() and len(w) == 4 and w.startswith(("19", "20")):
+            continue  # a year is a date, not a detail of the event
+        out.add(w)
+    return out
+
+
+def cross_candidates(min_shared: int, limit: int) -> None:
+    """Pairs in two languages sharing names/numbers, within the window (or undated)."""
+    entries = [e for f in sorted(p.name for p in CORPUS.iterdir()) for e in load_feed(f)]
+    entries = [e for e in entries if e.lang]
+    keys = [names(e.title + " " + e.lead) for e in entries]
+    found = []
+    for i, a in enumerate(entries):
+        for j in range(i + 1, len(entries)):
+            b = entries[j]
+            if a.lang == b.lang:
+                continue
+            if a.published and b.published and abs(a.published - b.published) > WINDOW:
+                continue
+            shared = keys[i] & keys[j]
+            if len(shared) >= min_shared:
+                found.append((len(shared), sorted(shared), a, b))
+    found.sort(key=lambda t: (-t[0], t[2].ref, t[3].ref))
+    for n, shared, a, b in found[:limit]:
+        print(f"{n}  {' '.join(shared)[:80]}")
+        print(f"   {a.lang} {a.ref:28} {a.title[:90]}")
+        print(f"   {b.lang} {b.ref:28} {b.title[:90]}")
 
 
 def candidates(min_shared: int, limit: int) -> None:
@@ -370,7 +683,7 @@ def show(refs: list[str]) -> None:
     cache: dict[str, list[Entry]] = {}
     for ref in refs:
         e = load_ref(ref, cache)
-        print(f"{e.ref}  [{e.published}]\n  T: {e.title}\n  L: {e.lead}\n")
+        print(f"{e.ref}  [{e.published}] {e.lang}\n  T: {e.title}\n  L: {e.lead}\n")
 
 
 def _line(pair: tuple[str, bool, str, str, str, str], cache: dict[str, list[Entry]]) -> str:
@@ -384,6 +697,9 @@ def _line(pair: tuple[str, bool, str, str, str, str], cache: dict[str, list[Entr
         "a": {"title": a.title, "lead": a.lead},
         "b": {"title": b.title, "lead": b.lead},
     }
+    if a.lang != b.lang:  # lang only where it matters, so old lines keep their form
+        record["a"]["lang"], record["b"]["lang"] = a.lang, b.lang
+        record["cross_language"] = True
     if note:
         record["note"] = note
     return json.dumps(record, ensure_ascii=False)
@@ -404,18 +720,64 @@ def build() -> None:
     print(f"{len(corpus_lines)} corpus pairs, {len(_hand_lines())} hand pairs -> {PAIRS}")
 
 
+REQUIRED = ("id", "same", "category", "source", "a", "b")
+CATEGORIES = {
+    True: {"wire-copy", "suffix", "rewrite", "update", "trimmed-lead"},
+    False: {"follow-up", "same-place", "roundup", "analysis", "series"},
+}
+
+
+def form_errors(record: dict[str, Any]) -> list[str]:
+    """What is wrong with a line's form (any source): keys, category, excerpt sizes, langs."""
+    errors = [f"missing {k}" for k in REQUIRED if k not in record]
+    if errors:
+        return errors
+    if not isinstance(record["same"], bool) or record["category"] not in CATEGORIES.get(
+        record["same"], set()
+    ):
+        errors.append("label and category disagree")
+    sides = (record["a"], record["b"])
+    for side in sides:
+        if (
+            not (0 < len(side.get("title", "")) <= TITLE_MAX)
+            or len(side.get("lead", "")) > LEAD_MAX
+        ):
+            errors.append("excerpt too long or title empty")
+        if set(side) - {"title", "lead", "lang"}:
+            errors.append("unknown side key")
+    langs = [side.get("lang") for side in sides]
+    crossed = record.get("cross_language", False)
+    if crossed is not (langs[0] is not None and langs[1] is not None and langs[0] != langs[1]):
+        errors.append("cross_language needs a lang per side, and two different ones")
+    if any(langs) and not crossed:
+        errors.append("lang given on a pair that is not cross-language")
+    return errors
+
+
 def verify() -> int:
     cache: dict[str, list[Entry]] = {}
     expected = {pair[0]: _line(pair, cache) for pair in CORPUS_PAIRS}
     bad = 0
+    seen: set[str] = set()
     for line in PAIRS.read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
-        if record["source"] == "hand":
+        for error in form_errors(record):
+            print(f"{record.get('id')}: {error}")
+            bad += 1
+        if record.get("id") in seen:
+            print(f"{record['id']}: duplicate id")
+            bad += 1
+        seen.add(record.get("id"))
+        if record.get("source") == "hand":
             continue
         if expected.get(record["id"]) != line:
             print(f"{record['id']}: differs from the corpus or from CORPUS_PAIRS")
             bad += 1
-    print(f"{len(expected)} corpus pairs checked, {bad} bad")
+    missing = sorted(set(expected) - seen)
+    for pid in missing:
+        print(f"{pid}: in CORPUS_PAIRS but not in {PAIRS.name} (run build)")
+    bad += len(missing)
+    print(f"{len(expected)} corpus pairs checked, {len(seen)} lines, {bad} bad")
     return 1 if bad else 0
 
 
@@ -427,6 +789,7 @@ def main() -> int:
     cand = sub.add_parser("candidates")
     cand.add_argument("--min-shared", type=int, default=2)
     cand.add_argument("--limit", type=int, default=300)
+    cand.add_argument("--cross-language", action="store_true")
     sh = sub.add_parser("show")
     sh.add_argument("refs", nargs="+")
     sub.add_parser("build")
@@ -435,7 +798,9 @@ def main() -> int:
     if not CORPUS.is_dir():
         print(f"corpus not found at {CORPUS}", file=sys.stderr)
         return 2
-    if args.cmd == "candidates":
+    if args.cmd == "candidates" and args.cross_language:
+        cross_candidates(args.min_shared, args.limit)
+    elif args.cmd == "candidates":
         candidates(args.min_shared, args.limit)
     elif args.cmd == "show":
         show(args.refs)

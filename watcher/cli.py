@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import urljoin
@@ -31,6 +31,7 @@ from watcher import __version__
 from watcher.clock import utc_now
 from watcher.config import Config, channel_secrets, json_schema, load_config, locate_config
 from watcher.core.cluster import Fingerprint, similarity, stored_fingerprint
+from watcher.core.cluster import explain as explain_pair
 from watcher.core.errors import ConfigError, FeedError, QueryError, StoreError, WatcherError
 from watcher.core.extract import extract_article
 from watcher.core.models import STDOUT_CHANNEL, FeedSpec, Notice, RuleSpec, Story
@@ -693,9 +694,17 @@ async def _discover(url: str) -> dict[str, Any]:
     "--since", default="24h", show_default=True, help="Clusters with stories this recent."
 )
 @click.option("--all", "show_all", is_flag=True, help="Also list stories that stand alone.")
+@click.option(
+    "--explain",
+    nargs=2,
+    metavar="LINK_A LINK_B",
+    help="Why two stored stories are, or are not, one event: the score's parts.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
 @click.pass_obj
-def clusters(obj: Context, since: str, show_all: bool, as_json: bool) -> None:
+def clusters(
+    obj: Context, since: str, show_all: bool, explain: tuple[str, str] | None, as_json: bool
+) -> None:
     """List recent clusters (one event reported by several outlets) with their members.
 
     Each member shows its similarity to the cluster's first story, so you can see
@@ -703,6 +712,9 @@ def clusters(obj: Context, since: str, show_all: bool, as_json: bool) -> None:
     """
 
     config = guarded(obj.config)
+    if explain:
+        _explain_pair(config, explain, as_json)
+        return
     window = _window("clusters", since)
     with closing(guarded(lambda: open_store(config.database))) as store:
         members = store.cluster_members(utc_now() - window)
@@ -747,6 +759,62 @@ def clusters(obj: Context, since: str, show_all: bool, as_json: bool) -> None:
                 f"{member['feed']}: {member['title']}  {member['link'] or ''}",
                 markup=False,
             )
+
+
+def _explain_pair(config: Config, links: tuple[str, str], as_json: bool) -> None:
+    """`watcher clusters --explain A B`: exit 0 if they are one event, 1 if not."""
+    with closing(guarded(lambda: open_store(config.database))) as store:
+        rows = [store.story_by_link(link) for link in links]
+    for link, row in zip(links, rows, strict=True):
+        if row is None:
+            fail(f"watcher clusters: no stored story has the link {link}", EXIT_CONFIG)
+    a, b = (r for r in rows if r is not None)
+    prints = [
+        stored_fingerprint(r["fingerprint"], r["title"], r["summary"], r["content"]) for r in (a, b)
+    ]
+    apart = datetime.fromisoformat(b["seen_at"]) - datetime.fromisoformat(a["seen_at"])
+    parts = explain_pair(prints[0], prints[1], apart, config.cluster_threshold)
+    report = {
+        "a": {k: a[k] for k in ("title", "feed", "link", "seen_at", "cluster_id")},
+        "b": {k: b[k] for k in ("title", "feed", "link", "seen_at", "cluster_id")},
+        "hours_apart": round(abs(apart.total_seconds()) / 3600, 2),
+        **asdict(parts),
+        "same_event": parts.same_event,
+        "same_cluster": a["cluster_id"] == b["cluster_id"],
+    }
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        console = Console(highlight=False)
+        for side in ("a", "b"):
+            console.print(
+                f"{side}: {report[side]['title']}  ({report[side]['feed']})", markup=False
+            )
+        console.print(
+            f"headline {parts.headline:.2f}: {len(parts.shared_terms)} of "
+            f"{parts.headline_terms} terms shared ({', '.join(parts.shared_terms) or '-'})"
+            + (
+                f", {', '.join(parts.explained_terms)} said by the other lead"
+                if parts.explained_terms
+                else ""
+            ),
+            markup=False,
+        )
+        console.print(
+            f"lead {parts.lead:.2f}: {parts.shared_shingles} of {parts.shorter_lead} "
+            "sampled shingles shared",
+            markup=False,
+        )
+        if parts.number_penalty:
+            console.print(f"numbers differ {parts.numbers}: score halved", markup=False)
+        console.print(
+            f"time apart {report['hours_apart']} h: x{parts.time_factor:.2f}; "
+            f"score {parts.score:.3f} against threshold {parts.threshold} -> "
+            f"{'one event' if parts.same_event else 'two events'}"
+            f"{' (same cluster)' if report['same_cluster'] else ''}",
+            markup=False,
+        )
+    sys.exit(EXIT_OK if parts.same_event else EXIT_NO)
 
 
 def main() -> None:

@@ -112,10 +112,12 @@ class Pipeline:
         """The clusters of the window, from the stories stored (they survive restarts)."""
         index = ClusterIndex(settings.cluster_threshold)
         since = self.clock() - settings.cluster_window
-        for cluster_id, stored, seen_at, title, summary in self.store.recent_fingerprints(since):
+        for cluster_id, stored, seen_at, title, summary, content in self.store.recent_fingerprints(
+            since
+        ):
             index.add(
                 cluster_id,
-                stored_fingerprint(stored, title, summary),
+                stored_fingerprint(stored, title, summary, content),
                 datetime.fromisoformat(seen_at),
             )
         return index

@@ -180,3 +180,42 @@ def test_backtest_reports_per_cluster(
     rows = json.loads(project.run("backtest", "hama", "--json").stdout)
     (row,) = rows  # one event, whichever outlet was stored first
     assert sorted([row["feed"], *row["also_reported_by"]]) == ["daily", "outlet", "wire"]
+
+
+def test_explain_shows_why_a_copy_joins_and_a_follow_up_does_not(
+    project: Project, server: HTTPServer, capture: Capture
+) -> None:
+    configure(project, server, capture, {**OUTLETS, "more": (FOLLOW_UP,)})
+    project.run("once")
+    joined = project.run("clusters", "--explain", WIRE.link, COPY.link, "--json")
+    assert joined.exit_code == 0, joined.stderr
+    parts = json.loads(joined.stdout)
+    assert parts["same_event"] and parts["same_cluster"] and parts["score"] >= 0.8
+    assert {"hama", "rebel", "syria"} <= set(parts["shared_terms"])
+    assert parts["threshold"] == 0.8 and parts["time_factor"] == 1.0
+    apart = project.run("clusters", "--explain", WIRE.link, FOLLOW_UP.link)
+    assert apart.exit_code == 1
+    assert "two events" in apart.stdout and "threshold 0.8" in apart.stdout
+    missing = project.run("clusters", "--explain", WIRE.link, "http://nowhere.example/x")
+    assert missing.exit_code == 2 and "no stored story" in missing.stderr
+
+
+def test_an_upgrade_recomputes_fingerprints_and_nothing_alerts_again(
+    project: Project, server: HTTPServer, capture: Capture
+) -> None:
+    configure(project, server, capture, OUTLETS)
+    project.run("once")
+    with sqlite3.connect(project.database) as db:
+        clusters_before = db.execute("SELECT id, cluster_id FROM stories ORDER BY id").fetchall()
+        # As a watcher of fingerprint version 1 left it.
+        db.execute("UPDATE stories SET fingerprint = replace(fingerprint, '\"v\":2', '\"v\":1')")
+        db.execute("PRAGMA user_version = 2")
+    alerts_before = len(capture.messages())
+    configure(project, server, capture, {**OUTLETS, "late": (COPY,)})
+    assert project.run("once", "--force").exit_code == 0
+    with sqlite3.connect(project.database) as db:
+        versions = {row[0] for row in db.execute("SELECT fingerprint FROM stories")}
+        clusters_after = db.execute("SELECT id, cluster_id FROM stories ORDER BY id").fetchall()
+    assert all('"v":2' in v for v in versions)
+    assert clusters_after[: len(clusters_before)] == clusters_before
+    assert len(capture.messages()) == alerts_before == 1

@@ -38,7 +38,7 @@ DEFAULT_THRESHOLD: float = 0.8
 DEFAULT_WINDOW = timedelta(hours=48)
 """How far back a story looks for its event (``cluster_window``): wire copies come within hours."""
 
-FINGERPRINT_VERSION = 1
+FINGERPRINT_VERSION = 2  # 2: a headline opening with a «quote» keeps its words (#14)
 """Bumped whenever normalisation changes, so stored fingerprints are recomputed, not compared."""
 
 LEAD_WORDS = 50
@@ -48,6 +48,13 @@ MIN_LEAD_SAMPLES = 3  # a shorter lead says too little to decide on
 MIN_SHARED_SAMPLES = 2
 MIN_SHARED_TERMS = 3  # "Donald Trump" in common is a topic, not an event
 NUMBER_PENALTY = 0.5
+# Terms and shingles held by more groups of the window than this are too common to say
+# which event a story reports; they are never walked (a lookup's cost stays flat).
+MAX_POSTING = 300
+# Within this many hours two reports are as likely one event as at once; later, the
+# score is lowered by up to TIME_PENALTY (at 48 hours).
+SAME_DAY_HOURS = 12
+TIME_PENALTY = 0.1
 TERM_CHARS = 7
 
 # Outlets and agencies that appear as a headline suffix ("- Reuters", "| Al Jazeera",
@@ -94,7 +101,9 @@ _FORMAT_TAIL = regex.compile(
     r"(?:\s+[-–—|]\s*|\s*[(\[])(?:video|watch|live|photos|pictures|updated|update|"
     r"as it happened)\s*[)\]]?\s*$"
 )
-_SECTION = regex.compile(r"^\s*([^›»]{1,40}?)\s*[›»]\s*")
+# "World › ..." and "Sport » ...": a section label; but text that opens a guillemet
+# ("«Nous gagnerons» ...") is a quote, and its words are the headline's.
+_SECTION = regex.compile(r"^\s*([^›»«‹]{1,40}?)\s*[›»]\s*")
 _TAIL_SEPARATOR = regex.compile(r"\s+[-–—|]\s+|\s*\|\s*")
 _PAREN_TAIL = regex.compile(r"\s*\(([^()]{1,40})\)\s*$")
 _DOMAIN = regex.compile(r"^[\w-]+(?:\.[\w-]+)*\.[a-z]{2,6}$")
@@ -351,7 +360,15 @@ def fingerprint(title: str, lead: str) -> Fingerprint:
     return fingerprint_text(html_to_text(title), html_to_text(lead))
 
 
-def stored_fingerprint(stored: str | None, title: str, summary: str) -> Fingerprint:
+def story_fingerprint(title: str, summary: str, content: str = "") -> Fingerprint:
+    """A story's fingerprint from its fields as stored: the lead is the summary, or the
+    content when there is no summary at all (as ``analyse`` reads it)."""
+    return fingerprint(title, summary if summary else content)
+
+
+def stored_fingerprint(
+    stored: str | None, title: str, summary: str, content: str = ""
+) -> Fingerprint:
     """A stored story's fingerprint: as stored, or recomputed when it is missing or was
     made by another version."""
     if stored:
@@ -359,7 +376,7 @@ def stored_fingerprint(stored: str | None, title: str, summary: str) -> Fingerpr
             return Fingerprint.from_json(stored)
         except ValueError:
             pass
-    return fingerprint(title, summary)
+    return story_fingerprint(title, summary, content)
 
 
 def fingerprint_text(title: str, lead: str) -> Fingerprint:
@@ -412,6 +429,66 @@ def similarity(a: Fingerprint, b: Fingerprint) -> float:
     return score
 
 
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """The parts of one pair's score, for ``watcher clusters --explain``."""
+
+    shared_terms: tuple[str, ...]  # headline terms both have
+    explained_terms: tuple[str, ...]  # one headline's terms the other story's lead says
+    headline_terms: int  # the two headlines' terms in all
+    headline: float
+    shared_shingles: int
+    shorter_lead: int  # sampled shingles of the shorter lead
+    lead: float
+    numbers: tuple[tuple[str, ...], tuple[str, ...]]  # each headline's numbers
+    number_penalty: bool
+    time_factor: float
+    score: float
+    threshold: float
+
+    @property
+    def same_event(self) -> bool:
+        return self.score >= self.threshold
+
+
+def explain(
+    a: Fingerprint,
+    b: Fingerprint,
+    apart: timedelta | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> Explanation:
+    """Why ``similarity`` (and the time between the two) says what it says."""
+    ta, tb = frozenset(a.title), frozenset(b.title)
+    la, lb = frozenset(a.lead), frozenset(b.lead)
+    shared = ta & tb
+    explained = ((ta - tb) & lb) | ((tb - ta) & la)
+    headline = 0.0
+    if len(shared) >= MIN_SHARED_TERMS:
+        headline = min(1.0, (len(shared) + len(explained)) / len(ta | tb))
+    common = len(set(a.shingles).intersection(b.shingles))
+    shorter = min(len(a.shingles), len(b.shingles))
+    na, nb = _numbers(ta), _numbers(tb)
+    factor = 1.0 if apart is None else time_factor(apart)
+    score = similarity(a, b) * factor
+    lead = 0.0
+    if shorter >= MIN_LEAD_SAMPLES and (ta & (tb | lb) or tb & (ta | la)):
+        lead = common / shorter if common >= MIN_SHARED_SAMPLES else 0.0
+    return Explanation(
+        shared_terms=tuple(sorted(shared)),
+        explained_terms=tuple(sorted(explained)),
+        headline_terms=len(ta | tb),
+        headline=headline,
+        shared_shingles=common,
+        shorter_lead=shorter,
+        lead=lead,
+        numbers=(tuple(sorted(na)), tuple(sorted(nb))),
+        number_penalty=bool(na - nb and nb - na),
+        time_factor=factor,
+        score=score,
+        threshold=threshold,
+    )
+
+
 def _check_threshold(threshold: float) -> None:
     # At 0 every pair would match, including pairs no index key connects.
     if not 0.0 < threshold <= 1.0:
@@ -424,11 +501,17 @@ def same_event(a: Fingerprint, b: Fingerprint, threshold: float = DEFAULT_THRESH
     return similarity(a, b) >= threshold
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
+@dataclass(slots=True)
+class _Group:
+    """The copies of one cluster that share one fingerprint (a wire story's outlets):
+    scored once, however many there are."""
+
     key: int
-    at: datetime
     fp: Fingerprint
+    members: list[tuple[datetime, int]]  # (seen at, order added) of each copy
+
+    def latest(self) -> tuple[datetime, int]:
+        return max(self.members)
 
 
 # Most terms and shingles are held by one story, many by a handful: a bare id,
@@ -479,78 +562,143 @@ def _as_set(held: _Posting) -> set[int]:
     return {held} if isinstance(held, int) else set(held)
 
 
-class ClusterIndex:
-    """The stories of the window, looked up by shared headline terms and lead shingles.
+def time_factor(apart: timedelta) -> float:
+    """Reports of one event come within hours; a similar story days later is more likely
+    a follow-up, so its score is lowered a little (down to ``1 - TIME_PENALTY`` at two days)."""
+    hours = abs(apart.total_seconds()) / 3600
+    if hours <= SAME_DAY_HOURS:
+        return 1.0
+    return 1.0 - TIME_PENALTY * min(1.0, (hours - SAME_DAY_HOURS) / (48 - SAME_DAY_HOURS))
 
-    ``find`` answers exactly as scanning every entry with ``same_event`` would
-    (best similarity wins; ties go to the most recent entry, then the one added
-    last), because the rule never accepts a pair that shares too few keys: a
-    headline match needs three terms in common, a lead match two sampled
-    shingles.  Only entries sharing that many are scored.
+
+class ClusterIndex:
+    """The stories of the window, looked up by shared rare headline terms and lead shingles.
+
+    A pair can only be the same event if it shares three headline terms, or
+    two sampled lead shingles, each held by at most ``MAX_POSTING`` groups of
+    the window: terms and shingles that many stories share ("says", a feed's
+    recurring words, any language's function words) say little about the event
+    and are never walked, so a lookup costs about the same in a window of a
+    thousand stories or of a hundred thousand.  ``find`` answers exactly as
+    ``scan`` (every group judged by that rule and ``similarity``, lowered by
+    ``time_factor``; best score wins, ties go to the most recent copy, then the
+    one added last).  Copies of a cluster with the same fingerprint are one
+    group, scored once.
     """
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
         _check_threshold(threshold)
         self._threshold = threshold
-        self._entries: dict[int, _Entry] = {}
+        self._groups: dict[int, _Group] = {}
+        self._group_of: dict[tuple[int, Fingerprint], int] = {}
         self._by_term: dict[str, _Posting] = {}
         self._by_shingle: dict[int, _Posting] = {}
-        self._by_age: list[tuple[datetime, int]] = []
+        self._by_age: list[tuple[datetime, int, int]] = []  # (at, order, group)
         self._ids = count()
+        self._order = count()
+        self._size = 0
 
     @property
     def threshold(self) -> float:
         return self._threshold
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return self._size
 
     def add(self, key: int, fp: Fingerprint, at: datetime) -> None:
-        """Index a story under ``key`` (its cluster id); several entries may share a key."""
-        eid = next(self._ids)
-        self._entries[eid] = _Entry(key, at, fp)
-        for term in set(fp.title):  # set(): a hand-made fingerprint may repeat a term
-            _post(self._by_term, term, eid)
-        for shingle in set(fp.shingles):
-            _post(self._by_shingle, shingle, eid)
-        heapq.heappush(self._by_age, (at, eid))
+        """Index a story under ``key`` (its cluster id); several stories may share a key."""
+        order = next(self._order)
+        gid = self._group_of.get((key, fp))
+        if gid is None:
+            gid = next(self._ids)
+            self._groups[gid] = _Group(key, fp, [])
+            self._group_of[(key, fp)] = gid
+            for term in set(fp.title):  # set(): a hand-made fingerprint may repeat a term
+                _post(self._by_term, term, gid)
+            for shingle in set(fp.shingles):
+                _post(self._by_shingle, shingle, gid)
+        self._groups[gid].members.append((at, order))
+        heapq.heappush(self._by_age, (at, order, gid))
+        self._size += 1
 
-    def find(self, fp: Fingerprint) -> int | None:
-        """Key of the best entry reporting the same event as ``fp``, or ``None``."""
-        entries = self._entries
+    def find(self, fp: Fingerprint, at: datetime | None = None) -> int | None:
+        """Key of the best story reporting the same event as ``fp``, or ``None``.
+
+        ``at`` is when ``fp``'s story was seen (None: time is left out of the score).
+        """
+        groups = self._groups
         # Most recent first, so a tie keeps the first one scored, and a perfect
-        # score (a wire copy) ends the search: nothing later can beat it.
-        ranked = sorted(((entries[eid].at, eid) for eid in self._candidates(fp)), reverse=True)
+        # score (a wire copy the same day) ends the search: nothing can beat it.
+        ranked = sorted(((groups[gid].latest(), gid) for gid in self._candidates(fp)), reverse=True)
         best: tuple[float, int] | None = None
-        for _, eid in ranked:
-            score = similarity(fp, entries[eid].fp)
+        for (seen, _), gid in ranked:
+            score = self._score(fp, at, groups[gid].fp, seen)
             if score >= self._threshold and (best is None or score > best[0]):
-                best = (score, eid)
+                best = (score, gid)
                 if score >= 1.0:
                     break
-        return None if best is None else entries[best[1]].key
+        return None if best is None else groups[best[1]].key
+
+    def scan(self, fp: Fingerprint, at: datetime | None = None) -> int | None:
+        """What ``find`` answers, by judging every group of the window: the reference."""
+        best: tuple[tuple[float, datetime, int], int] | None = None
+        for group in self._groups.values():
+            if not self._eligible(fp, group.fp):
+                continue
+            seen, order = group.latest()
+            score = self._score(fp, at, group.fp, seen)
+            if score >= self._threshold and (best is None or (score, seen, order) > best[0]):
+                best = ((score, seen, order), group.key)
+        return None if best is None else best[1]
 
     def evict(self, before: datetime) -> None:
-        """Drop entries stamped before ``before`` (the start of the window)."""
+        """Drop stories stamped before ``before`` (the start of the window)."""
         while self._by_age and self._by_age[0][0] < before:
-            _, eid = heapq.heappop(self._by_age)
-            entry = self._entries.pop(eid)
-            for term in set(entry.fp.title):
-                _unpost(self._by_term, term, eid)
-            for shingle in set(entry.fp.shingles):
-                _unpost(self._by_shingle, shingle, eid)
+            at, order, gid = heapq.heappop(self._by_age)
+            group = self._groups[gid]
+            group.members.remove((at, order))
+            self._size -= 1
+            if group.members:
+                continue
+            del self._groups[gid]
+            del self._group_of[(group.key, group.fp)]
+            for term in set(group.fp.title):
+                _unpost(self._by_term, term, gid)
+            for shingle in set(group.fp.shingles):
+                _unpost(self._by_shingle, shingle, gid)
+
+    @staticmethod
+    def _score(fp: Fingerprint, at: datetime | None, other: Fingerprint, seen: datetime) -> float:
+        score = similarity(fp, other)
+        return score if at is None else score * time_factor(at - seen)
+
+    def _eligible(self, fp: Fingerprint, other: Fingerprint) -> bool:
+        """The rule's gate: enough rare headline terms or lead shingles in common."""
+        shared_terms = sum(
+            1
+            for t in set(fp.title) & set(other.title)
+            if _size(self._by_term.get(t)) <= MAX_POSTING
+        )
+        if shared_terms >= MIN_SHARED_TERMS:
+            return True
+        shared_shingles = sum(
+            1
+            for h in set(fp.shingles) & set(other.shingles)
+            if _size(self._by_shingle.get(h)) <= MAX_POSTING
+        )
+        return shared_shingles >= MIN_SHARED_SAMPLES
 
     def _candidates(self, fp: Fingerprint) -> set[int]:
-        """Entries sharing three headline terms or two sampled lead shingles with ``fp``.
+        """Groups sharing three rare headline terms or two rare sampled lead shingles.
 
-        Postings are intersected smallest first, so a common term ("Trump") is
-        only ever probed against rarer ones and never listed on its own.
+        Postings longer than ``MAX_POSTING`` are never walked; the rest are
+        intersected smallest first.
         """
         found: set[int] = set()
         terms = _postings(self._by_term, set(fp.title))
         n = len(terms)
         for i in range(n - 2):
-            # Entries already found, all of them (wire copies share every term), add nothing.
+            # Groups already found, all of them, add nothing.
             if terms[i] <= found:
                 continue
             for j in range(i + 1, n - 1):
@@ -565,7 +713,19 @@ class ClusterIndex:
         return found
 
 
+def _size(held: _Posting | None) -> int:
+    if held is None:
+        return 0
+    return 1 if isinstance(held, int) else len(held)
+
+
 def _postings(index: dict[_Token, _Posting], tokens: Iterable[_Token]) -> list[set[int]]:
+    """The postings of ``tokens`` that are rare enough to walk, smallest first."""
     return sorted(
-        (_as_set(held) for token in tokens if (held := index.get(token)) is not None), key=len
+        (
+            _as_set(held)
+            for token in tokens
+            if (held := index.get(token)) is not None and _size(held) <= MAX_POSTING
+        ),
+        key=len,
     )

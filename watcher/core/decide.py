@@ -182,7 +182,7 @@ def place(
     joined: set[int] = set()
     batch: set[int] = set()
     for item in fresh:
-        found = index.find(item.fingerprint) if index is not None else None
+        found = index.find(item.fingerprint, now) if index is not None else None
         if found is None:
             cluster_id = next(new_ids)
             batch.add(cluster_id)

@@ -45,7 +45,9 @@ def _analyse(text: str) -> tuple[list[str], list[str], list[tuple[int, int]]]:
     """Split text into (case-kept words, folded words, spans in ``text``).
 
     Words are found in the original text first, then each is folded and split
-    again, so that every folded word maps back to a span of the original.
+    again (``words``: Chinese, Thai… are segmented), so that every folded word
+    maps back to a span of the original: its own where folding changed nothing,
+    else that of the whole run it came from.
     """
     cased: list[str] = []
     folded: list[str] = []
@@ -57,10 +59,18 @@ def _analyse(text: str) -> tuple[list[str], list[str], list[tuple[int, int]]]:
             folded.append(token.lower())
             spans.append(m.span())
             continue
-        for part in WORD.findall(fold_keep_case(token)):
+        kept = fold_keep_case(token)
+        same = kept == token
+        at, start = 0, m.start()
+        for part in words(kept):
             cased.append(part)
             folded.append(part.casefold())
-            spans.append(m.span())
+            if same:
+                at = token.index(part, at)
+                spans.append((start + at, start + at + len(part)))
+                at += len(part)
+            else:
+                spans.append(m.span())
     return cased, folded, spans
 
 

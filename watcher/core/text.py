@@ -7,12 +7,15 @@ dedupe and clustering all see the same words.
 from __future__ import annotations
 
 import html
+import logging
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import regex
+from icu4py.breakers import WordBreaker
 
 if TYPE_CHECKING:
     from watcher.core.models import Story
@@ -43,6 +46,22 @@ WORD = regex.compile(r"[\p{L}\p{M}\p{N}]+")
 # WORD on ASCII text, where it means exactly this; the stdlib engine tests a byte
 # class several times faster than ``regex`` looks up Unicode properties.
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+# Scripts written without spaces between words: Chinese, Japanese, Thai, Lao,
+# Khmer, Burmese.  Inside a WORD, a run of them (with the marks that follow) is
+# split by a dictionary segmenter (see ``segment``).  The Katakana-Hiragana
+# prolonged sound marks and the half-width voiced marks belong to no script
+# ("Common") but only ever stand inside Japanese words.  Only the Basic
+# Multilingual Plane: _MAY_BE_UNSPACED below must find every character of a run.
+_UNSPACED_RUN = regex.compile(
+    r"(?V1)(?:[[\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
+    r"\u30FC\uFF70\uFF9E\uFF9F]&&[\x00-\uFFFF]]\p{M}*)+"
+)
+# The blocks of those scripts, as one stdlib class: finds in a few microseconds
+# that a story in a spaced script (curly quotes and dashes included) has none.
+_MAY_BE_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3005-\u9fff"
+    "\ua9e0-\ua9ff\uaa60-\uaa7f\uf900-\ufaff\uff66-\uff9f]"
+)
 
 
 def html_to_text(markup: str) -> str:
@@ -116,6 +135,8 @@ def fold_keep_case(text: str) -> str:
     if (
         unicodedata.is_normalized("NFKD", text)
         and unicodedata.is_normalized("NFKC", text)
+        and _THAI_AM_SPLIT not in text
+        and _LAO_AM_SPLIT not in text
         and not _OPTIONAL_MARKS.search(text)
         and not _ARABIC_OPTIONAL.search(text)
     ):
@@ -123,7 +144,19 @@ def fold_keep_case(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     stripped: str = _OPTIONAL_MARKS.sub(r"\1", decomposed)
     stripped = _ARABIC_OPTIONAL.sub("", stripped)
-    return unicodedata.normalize("NFKC", stripped)
+    composed = unicodedata.normalize("NFKC", stripped)
+    if _THAI_AM_SPLIT in composed:
+        composed = composed.replace(_THAI_AM_SPLIT, "\u0e33")
+    if _LAO_AM_SPLIT in composed:
+        composed = composed.replace(_LAO_AM_SPLIT, "\u0eb3")
+    return composed
+
+
+# NFKC spells the Thai and Lao vowel AM (ำ, ຳ) as NIKHAHIT + AA, which the
+# segmenter's dictionaries do not know (กำลัง, "force", became กํา ลัง): both
+# spellings fold to the single character instead.
+_THAI_AM_SPLIT = "\u0e4d\u0e32"
+_LAO_AM_SPLIT = "\u0ecd\u0eb2"
 
 
 def fold(text: str) -> str:
@@ -134,9 +167,92 @@ def fold(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Split already-folded text into words: runs of letters, marks and digits."""
-    found: list[str] = (_ASCII_WORD if text.isascii() else WORD).findall(text)
-    return found
+    """Split already-folded text into words: runs of letters, marks and digits.
+
+    Inside such a run, text in a script written without spaces (Chinese,
+    Japanese, Thai, Lao, Khmer, Burmese) is cut into dictionary words by
+    ``segment``; a word of another script next to it becomes a word of its own.
+    """
+    if text.isascii():
+        found: list[str] = _ASCII_WORD.findall(text)
+        return found
+    found = WORD.findall(text)
+    if _MAY_BE_UNSPACED.search(text) is None:
+        return found
+    out: list[str] = []
+    for word in found:
+        if _MAY_BE_UNSPACED.search(word) is None:
+            out.append(word)
+            continue
+        at = 0
+        for run in _UNSPACED_RUN.finditer(word):
+            if run.start() > at:
+                out.append(word[at : run.start()])
+            out.extend(segment(run.group()))
+            at = run.end()
+        if at < len(word):
+            out.append(word[at:])
+    return out
+
+
+def segment(run: str) -> list[str]:
+    """Cut a run of Chinese, Japanese, Thai, Lao, Khmer or Burmese text into words.
+
+    ICU's dictionary word breaker does it for every one of these scripts.  Its
+    Chinese dictionary has few names, and cuts a name it does not know into
+    single characters: 哈马 (Hama) into 哈 马 and 哈马斯 (Hamas) into 哈 马 斯,
+    so a search for Hama would find Hamas.  A stretch of two or more ideographs
+    that ICU left single is therefore cut again by jieba's dictionary, which
+    knows both names (and keeps single the characters it does not know either).
+
+    The result depends on the run alone, never on the text around it, so that a
+    query and a story are cut the same way.  The pieces, joined, are ``run``.
+    """
+    pieces: list[str] = list(WordBreaker(run, _ROOT_LOCALE))
+    if len(pieces) < 2:
+        return pieces
+    out: list[str] = []
+    i, n = 0, len(pieces)
+    while i < n:
+        piece = pieces[i]
+        j = i + 1
+        if len(piece) == 1 and "\u3400" <= piece <= "\u9fff":
+            while j < n and len(pieces[j]) == 1 and "\u3400" <= pieces[j] <= "\u9fff":
+                j += 1
+        if j - i > 1:
+            out.extend(_han_words("".join(pieces[i:j])))
+        else:
+            out.append(piece)
+        i = j
+    return out
+
+
+# The root locale: ICU picks the dictionary by script, whatever the language.
+_ROOT_LOCALE = ""
+# jieba's tokenizer holds 80 MB of dictionary: loaded on first use, once per
+# process (worker processes load their own; nothing that is pickled holds it).
+_jieba: Any = None
+_jieba_lock = threading.Lock()
+
+
+def _han_words(stretch: str) -> list[str]:
+    """Chinese words of a stretch of ideographs, by jieba's dictionary alone.
+
+    No HMM guessing of unknown words: it would cut a name differently alone (in
+    a query) and in a sentence.
+    """
+    global _jieba
+    if _jieba is None:
+        with _jieba_lock:
+            if _jieba is None:
+                import jieba  # 80 MB once loaded: only for Chinese text
+
+                jieba.setLogLevel(logging.WARNING)  # it logs its loading to stderr
+                tokenizer = jieba.Tokenizer()
+                tokenizer.initialize()
+                _jieba = tokenizer
+    found: list[str] = _jieba.lcut(stretch, HMM=False)
+    return found if "".join(found) == stretch else list(stretch)
 
 
 @dataclass(frozen=True, slots=True)

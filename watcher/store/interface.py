@@ -51,8 +51,10 @@ class StoryStore(Protocol):
     def alert_history(self, question: HistoryQuestion) -> AlertHistory:
         """Which once-keys are taken, and which feeds each (cluster, rule) has told."""
 
-    def recent_fingerprints(self, since: datetime) -> list[tuple[int, str | None, str, str, str]]:
-        """(cluster_id, fingerprint JSON, seen_at, title, summary) of stories seen since."""
+    def recent_fingerprints(
+        self, since: datetime
+    ) -> list[tuple[int, str | None, str, str, str, str]]:
+        """(cluster_id, fingerprint JSON, seen_at, title, summary, content) seen since."""
 
     def prune(self, before: datetime) -> tuple[int, int]:
         """Forget old stories and keys no feed lists; returns (stories, keys) removed."""
@@ -116,6 +118,9 @@ class ReportStore(Protocol):
 
     def cluster_members(self, since: datetime) -> list[Row]:
         """Stories of clusters with a member seen since ``since``, by cluster."""
+
+    def story_by_link(self, link: str) -> Row | None:
+        """The first stored story with this link (as written, or canonical)."""
 
     def health_counts(self, feeds: Iterable[str]) -> HealthCounts:
         """Failing feeds among the configured ``feeds``, and the outbox's backlog."""

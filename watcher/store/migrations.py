@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 
 import sqlite_utils
 
+from watcher.core.cluster import story_fingerprint
+
 
 def _migration_1(db: sqlite_utils.Database) -> None:
     db.executescript(
@@ -98,4 +100,21 @@ def _migration_2(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX story_keys_story ON story_keys (story_id)")
 
 
-MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (_migration_1, _migration_2)
+def _migration_3(db: sqlite_utils.Database) -> None:
+    """Fingerprint version 2 (#14): every stored fingerprint is recomputed, so the window
+    compares like with like; cluster ids and once-keys stay, so nothing alerts again."""
+    rows = db.execute("SELECT id, title, summary, content FROM stories").fetchall()
+    db.conn.executemany(
+        "UPDATE stories SET fingerprint = ? WHERE id = ?",
+        [
+            (story_fingerprint(title, summary, content).to_json(), story_id)
+            for story_id, title, summary, content in rows
+        ],
+    )
+
+
+MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
+    _migration_1,
+    _migration_2,
+    _migration_3,
+)

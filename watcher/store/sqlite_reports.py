@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from watcher.core.dedupe import canonical_url
 from watcher.core.models import Story
 from watcher.core.records import HealthCounts
 from watcher.store.sqlite_base import SQLiteBase, from_iso, iso
@@ -49,6 +50,17 @@ class SQLiteReports(SQLiteBase):
                 [iso(since)],
             )
         )
+
+    def story_by_link(self, link: str) -> dict[str, Any] | None:
+        rows = list(
+            self.db.query(
+                """SELECT id, cluster_id, feed, title, summary, content, link, seen_at,
+                          fingerprint FROM stories
+                   WHERE link = ? OR canonical_link = ? ORDER BY id LIMIT 1""",
+                [link, canonical_url(link)],
+            )
+        )
+        return rows[0] if rows else None
 
     def health_counts(self, feeds: Iterable[str]) -> HealthCounts:
         names = list(feeds)

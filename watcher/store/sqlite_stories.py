@@ -49,11 +49,13 @@ class SQLiteStories(SQLiteBase):
             {pair: frozenset(feeds) for pair, feeds in told.items()},
         )
 
-    def recent_fingerprints(self, since: datetime) -> list[tuple[int, str | None, str, str, str]]:
+    def recent_fingerprints(
+        self, since: datetime
+    ) -> list[tuple[int, str | None, str, str, str, str]]:
         return [
-            (row[0], row[1], row[2], row[3], row[4])
+            (row[0], row[1], row[2], row[3], row[4], row[5])
             for row in self.db.execute(
-                """SELECT cluster_id, fingerprint, seen_at, title, summary FROM stories
+                """SELECT cluster_id, fingerprint, seen_at, title, summary, content FROM stories
                    WHERE seen_at >= ? ORDER BY id""",
                 [iso(since)],
             ).fetchall()
