@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -41,14 +41,15 @@ from watcher.core.rules import RuleBook, compile_rule, prepare, snippet
 from watcher.core.sitemap import robots_sitemaps
 from watcher.core.sniff import advertised_feeds, classify
 from watcher.core.units import parse_duration
-from watcher.daemon import Daemon
+from watcher.daemon import DELIVERY_INTERVAL, Daemon
 from watcher.deliver import Deliverer
 from watcher.fetch import FetchedFeed, Fetcher, FetchRequest, FetchSettings, user_agent
+from watcher.lock import DatabaseBusy
 from watcher.log import log_warnings, redact, setup_logging
 from watcher.opml_import import import_opml
 from watcher.outbox import hold_orphans
 from watcher.pipeline import FeedOutcome
-from watcher.store import open_store
+from watcher.store import Store, open_store
 from watcher.wiring import open_pipeline, prune
 
 EXIT_OK, EXIT_NO, EXIT_CONFIG, EXIT_STORE = 0, 1, 2, 3
@@ -198,7 +199,7 @@ def schema() -> None:
 def validate(obj: Context, as_json: bool) -> None:
     """Check the config and report every problem at once, each with file and line."""
     try:
-        obj.config()
+        config = obj.config()
     except ConfigError as exc:
         if as_json:
             click.echo(json.dumps([asdict(p) for p in exc.problems], indent=2))
@@ -206,6 +207,9 @@ def validate(obj: Context, as_json: bool) -> None:
             for problem in exc.problems:
                 say(str(problem))
         sys.exit(EXIT_CONFIG)
+    # Warnings do not fail validation: the config runs as it is.
+    for warning in config.warnings:
+        say(str(replace(warning, message=f"warning: {warning.message}")))
     if as_json:
         click.echo("[]")
 
@@ -550,17 +554,34 @@ def outbox_retry(obj: Context, to: str | None, ids: tuple[int, ...]) -> None:
     elif ids:
         fail("watcher outbox retry: IDS go with --to CHANNEL", EXIT_CONFIG)
 
+    def requeue(store: Store) -> None:
+        now = utc_now()
+        if to is not None:
+            moved, dropped = store.reroute(to, now, ids)
+            also = f", {dropped} already there dropped" if dropped else ""
+            say(f"watcher: {moved} deliveries re-routed to '{to}'{also}")
+        store.retry_failed(now)
+        store.hurry(now)
+
     async def retry() -> DeliveryReport:
         async with open_pipeline(config) as pipeline:
-            now = utc_now()
-            if to is not None:
-                moved, dropped = pipeline.store.reroute(to, now, ids)
-                say(f"watcher: {moved} deliveries re-routed to '{to}'"
-                    + (f", {dropped} already there dropped" if dropped else ""))  # fmt: skip
-            pipeline.store.retry_failed(now)
+            requeue(pipeline.store)
             return await pipeline.deliver_due(retry_now=True)
 
-    report = guarded(lambda: asyncio.run(retry()))
+    def retry_or_queue() -> DeliveryReport | None:
+        try:
+            return asyncio.run(retry())
+        except DatabaseBusy as busy:
+            # A daemon polls this database and delivers: queue the rows, it sends them.
+            with closing(open_store(config.database)) as store:
+                hold_orphans(store, config.channels, utc_now())
+                requeue(store)
+            say(f"watcher: {busy.holder} sends them within {DELIVERY_INTERVAL.seconds} s")
+            return None
+
+    report = guarded(retry_or_queue)
+    if report is None:
+        return
     for error in report.errors:
         say(f"watcher: {error}")
     if report.failed or report.given_up:

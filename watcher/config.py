@@ -28,6 +28,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
+from watcher.core.dedupe import canonical_url
 from watcher.core.errors import ConfigError, Problem, QueryError
 from watcher.core.listing import selector_problem
 from watcher.core.models import ChannelSpec, Examples, FeedSpec, RuleSpec
@@ -354,7 +355,7 @@ def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
             metrics = parse_listen(model.metrics)
         except ValueError as exc:
             problems.append(Problem(shown, _line_of(data, ("metrics",)), f"metrics: {exc}"))
-    warnings = _interval_checks(model, feeds, data, shown, problems)
+    warnings = _interval_checks(model, feeds, data, shown, problems) + _duplicate_urls(feeds, shown)
     if model.timezone:
         try:
             zoneinfo.ZoneInfo(model.timezone)
@@ -500,6 +501,26 @@ def _interval_checks(
         elif interval < POLITE_INTERVAL:
             warnings.append(
                 Problem(shown, line, f"{where}: under a minute; servers may block such polling")
+            )
+    return warnings
+
+
+def _duplicate_urls(feeds: tuple[FeedSpec, ...], shown: str) -> list[Problem]:
+    """Two feeds on one URL (canonical form) would fetch it twice: a warning, not an error
+    (a feed may be kept under two names on purpose while rules move between them)."""
+    first: dict[str, FeedSpec] = {}
+    warnings = []
+    for feed in feeds:
+        url = canonical_url(feed.url)
+        earlier = first.setdefault(url, feed)
+        if earlier is not feed:
+            warnings.append(
+                Problem(
+                    shown,
+                    feed.line,
+                    f"feed '{feed.name}': same URL as feed '{earlier.name}' (line "
+                    f"{earlier.line}); it is fetched twice",
+                )
             )
     return warnings
 

@@ -77,7 +77,9 @@ class Daemon:
             loop.add_signal_handler(sig, self._on_signal, sig)
         loop.add_signal_handler(signal.SIGHUP, self._reload.set)
         log_warnings(self.config)
-        async with open_pipeline(self.config, clock=self.clock, metrics=self.metrics) as pipeline:
+        async with open_pipeline(
+            self.config, clock=self.clock, metrics=self.metrics, role="run"
+        ) as pipeline:
             self.metrics.health = lambda: self._health(pipeline)
             if self.config.metrics:
                 await self.metrics.serve(*self.config.metrics)

@@ -21,7 +21,7 @@ from watcher.core.analyse import Analysed
 from watcher.core.cluster import ClusterIndex, stored_fingerprint
 from watcher.core.decide import Fetched, PollFacts, PollPolicy
 from watcher.core.dedupe import identity_keys, select_new
-from watcher.core.errors import FeedError
+from watcher.core.errors import FeedError, StoreError
 from watcher.core.models import FeedSpec, ParsedFeed
 from watcher.core.outbox import DeliveryReport
 from watcher.fetch import FetchedFeed, Fetcher, FetchRequest, FetchSettings
@@ -93,6 +93,7 @@ class Pipeline:
         # pass would sit in memory with its body fetched, waiting for a worker.
         self._polling = asyncio.Semaphore(settings.concurrency + 4)
         self.clusters: ClusterIndex | None = None
+        self._store_failing: str | None = None  # the last write error, until a write works
         self.reconfigure(settings, analyser, outbox)
 
     def reconfigure(self, settings: PollSettings, analyser: Analyser, outbox: Outbox) -> None:
@@ -136,10 +137,20 @@ class Pipeline:
         """Poll one feed, unless a server-requested delay or an error backoff holds it."""
         try:
             async with self._polling:
-                return await self._poll(feed, force)
+                outcome = await self._poll(feed, force)
+        except StoreError as exc:
+            # Nothing of this poll was recorded: its stories are new again next time.
+            if self._store_failing is None:
+                log.error("%s; polls are not recorded until it works again", exc)
+            self._store_failing = str(exc)
+            return FeedOutcome(feed.name, error=str(exc))
         except Exception as exc:  # a bug must not take the other feeds down with it
             log.exception("feed '%s': unexpected error", feed.name)
             return FeedOutcome(feed.name, error=f"internal error: {exc}")
+        if self._store_failing is not None and not outcome.skipped:
+            log.warning("the database takes writes again (%s before)", self._store_failing)
+            self._store_failing = None
+        return outcome
 
     async def _poll(self, feed: FeedSpec, force: bool) -> FeedOutcome:
         state = self.store.feed_state(feed.name)

@@ -22,6 +22,7 @@ from watcher.core.records import FeedMoved, FeedRenamed, HealthCounts
 from watcher.core.render import Renderer
 from watcher.deliver import Deliverer
 from watcher.fetch import Fetcher
+from watcher.lock import WriterLock
 from watcher.log import redact
 from watcher.metrics import Metrics
 from watcher.outbox import Outbox
@@ -120,12 +121,21 @@ async def open_pipeline(
     stdout: TextIO | None = None,
     metrics: Metrics | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    role: str = "once",
 ) -> AsyncIterator[Pipeline]:
     """Everything a pass needs, opened in order and closed in reverse, even on error.
 
+    The database's writer lock comes first: a second watcher polling the same
+    database is refused (``DatabaseBusy``) before it fetches anything.
     ``transport`` replaces the network (a test about the poll, not about HTTP).
     """
-    store = open_store(config.database)
+    lock = WriterLock(config.database, role)
+    lock.acquire()
+    try:
+        store = open_store(config.database)
+    except BaseException:
+        lock.release()
+        raise
     analyser: Analyser | None = None
     try:
         follow_feed_edits(config, store)
@@ -146,6 +156,7 @@ async def open_pipeline(
         if analyser is not None:
             analyser.close()
         store.close()
+        lock.release()
 
 
 def prune(pipeline: Pipeline, config: Config) -> None:

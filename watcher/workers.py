@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import functools
 import gc
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -31,7 +34,28 @@ _book: RuleBook | None = None
 WORKER_NICENESS = 10
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies, however the parent dies.
+
+    A SIGKILLed daemon cannot shut its pool down; without this its forkserver
+    and workers would live on (under systemd the cgroup cleans up; in a
+    container or a terminal nothing does).  Elsewhere this does nothing.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
 def _start(rules: Sequence[RuleSpec]) -> None:
+    die_with_parent()
     global _book
     _book = RuleBook(compile_rule(rule) for rule in rules)
     # The modules and compiled rules live as long as the worker: keep them out of
@@ -77,7 +101,9 @@ def worker_count(setting: int | None) -> int:
 def start_pool(count: int, rules: Sequence[RuleSpec]) -> ProcessPoolExecutor:
     # forkserver: workers start from a clean process, not a copy of one with threads.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["watcher.core.analyse", "watcher.core.parse"])
+    context.set_forkserver_preload(
+        ["watcher._forkserver", "watcher.core.analyse", "watcher.core.parse"]
+    )
     return ProcessPoolExecutor(
         max_workers=count, mp_context=context, initializer=_start, initargs=(tuple(rules),)
     )

@@ -31,6 +31,7 @@ import pytest
 
 from tests.conftest import Capture, Item, Project, rss
 from tests.support.httpserver import HTTPServer
+from tests.support.procs import living_in_group
 from tests.support.waiting import wait_for
 
 FEEDS = 5
@@ -50,21 +51,6 @@ def start(project: Project, log: Path) -> subprocess.Popen[bytes]:
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             start_new_session=True,
         )
-
-
-def living_in_group(pgid: int) -> list[int]:
-    """Processes of the group that still run (zombies, left for init to reap, do not)."""
-    living = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            living.append(int(entry.name))
-    return living
 
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:

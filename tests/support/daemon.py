@@ -10,13 +10,15 @@ import sys
 from tests.conftest import Project
 
 
-def start_daemon(project: Project) -> subprocess.Popen[str]:
+def start_daemon(project: Project, *, new_session: bool = False) -> subprocess.Popen[str]:
+    """``new_session``: its own process group (pgid = its pid), with its worker processes."""
     return subprocess.Popen(
         [sys.executable, "-m", "watcher", "--config", str(project.config), "run"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=new_session,
     )
 
 

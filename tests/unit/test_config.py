@@ -326,3 +326,20 @@ def test_the_example_config_validates_as_shipped() -> None:
     config = load_config(REPO / "config.yaml", {})
     assert any(rule.name == "hama-rebels" for rule in config.rules)
     assert len(config.feeds) >= 3
+
+
+def test_two_feeds_on_one_url_pass_validation_with_a_warning(project: Project) -> None:
+    project.write(
+        """\
+        feeds:
+          - {name: wire, url: "https://news.example/rss"}
+          - {name: again, url: "https://News.Example/rss#top"}
+          - {name: other, url: "https://news.example/world"}
+        """
+    )
+    result = project.run("validate")
+    assert result.exit_code == 0
+    assert result.stderr.strip().splitlines() == [
+        f"{project.config}:3: warning: feed 'again': same URL as feed 'wire' (line 2); "
+        "it is fetched twice"
+    ]

@@ -151,30 +151,38 @@ def test_full_text_fetches_the_pages_of_new_stories_only(tmp_path: Path) -> None
     assert outcomes[0].alerts == 1 and "Tremor in Chile" in printed  # matched on the page
 
 
-def test_a_failed_write_loses_the_poll_not_the_stories(tmp_path: Path) -> None:
+def test_a_failed_write_loses_the_poll_not_the_stories(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     config = make_config(tmp_path)
     body = rss("Quake hits Chile")
     out = io.StringIO()
+    broken = (
+        "CREATE TRIGGER full BEFORE INSERT ON stories BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+    )
 
     async def run() -> list[FeedOutcome]:
         transport = httpx.MockTransport(lambda request: httpx.Response(200, content=body))
         async with open_pipeline(config, stdout=out, transport=transport) as pipeline:
-            real = pipeline.store.record_poll
-
-            def broken(decision: object) -> int:
-                raise sqlite3.OperationalError("disk I/O error")
-
-            pipeline.store.record_poll = broken  # type: ignore[method-assign]
-            failed = await pipeline.poll_all(force=True)
-            pipeline.store.record_poll = real  # type: ignore[method-assign]
+            with sqlite3.connect(config.database) as db:  # the disk fills up
+                db.execute(broken)
+            failed = await pipeline.poll_all(force=True) + await pipeline.poll_all(force=True)
+            with sqlite3.connect(config.database) as db:  # space again
+                db.execute("DROP TRIGGER full")
             again = await pipeline.poll_all(force=True)
             await pipeline.deliver_due()
         return failed + again
 
-    failed, again = asyncio.run(run())
-    assert failed.error is not None and "disk I/O error" in failed.error
-    assert again.new_stories == 1 and again.alerts == 1
+    with caplog.at_level("WARNING"):
+        first, second, again = asyncio.run(run())
+    for failed in (first, second):
+        assert failed.error is not None and "cannot write to database" in failed.error
+        assert "disk full" in failed.error and failed.new_stories == 0
+    assert again.error is None and again.new_stories == 1 and again.alerts == 1
     assert out.getvalue().count("quake: Quake hits Chile") == 1  # one alert, not lost
+    errors = [r for r in caplog.records if "polls are not recorded" in r.getMessage()]
+    assert len(errors) == 1 and errors[0].exc_info is None  # once, and no traceback
+    assert any("takes writes again" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("workers", [0, 1])

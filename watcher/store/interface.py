@@ -102,6 +102,9 @@ class OutboxStore(Protocol):
     def drop(self, ids: Sequence[int] = ()) -> int:
         """Give up orphaned rows (or the unsent rows ``ids``) for good; returns how many."""
 
+    def hurry(self, now: datetime) -> int:
+        """Rows waiting out a retry backoff are due now (not those waiting for a digest)."""
+
     def retry_failed(self, now: datetime) -> int:
         """Put given-up deliveries back in the queue, due now; returns how many."""
 

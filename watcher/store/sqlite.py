@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from watcher.core.decide import PollDecision
+from watcher.core.errors import StoreError
 from watcher.store.sqlite_base import iso
 from watcher.store.sqlite_feeds import SQLiteFeeds
 from watcher.store.sqlite_outbox import SQLiteOutbox
@@ -15,7 +18,18 @@ class SQLiteStore(SQLiteFeeds, SQLiteStories, SQLiteOutbox, SQLiteReports):
 
     def record_poll(self, decision: PollDecision) -> int:
         """One poll, one transaction: the feed's state, its new and edited stories,
-        the keys it still lists, and every alert and notice it queued."""
+        the keys it still lists, and every alert and notice it queued.
+
+        A write that fails (disk full, a read-only file, locked too long) rolls
+        the whole poll back and raises ``StoreError``: nothing of it is recorded,
+        so the same stories are new again at the next poll.
+        """
+        try:
+            return self._record_poll(decision)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to database {self.path}: {exc}") from None
+
+    def _record_poll(self, decision: PollDecision) -> int:
         poll = decision.record
         now = iso(poll.now)
         queued = 0

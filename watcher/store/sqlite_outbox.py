@@ -172,6 +172,16 @@ class SQLiteOutbox(SQLiteBase):
             [(reason, delivery_id) for delivery_id in ids],
         )
 
+    def hurry(self, now: datetime) -> int:
+        with self.db.atomic():
+            cursor = self.db.execute(
+                """UPDATE deliveries SET next_attempt = ?
+                   WHERE status = 'pending' AND attempts > 0 AND digest = 0
+                   AND next_attempt > ?""",
+                [iso(now), iso(now)],
+            )
+        return int(cursor.rowcount)
+
     def retry_failed(self, now: datetime) -> int:
         with self.db.atomic():
             cursor = self.db.execute(
