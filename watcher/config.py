@@ -27,12 +27,13 @@ from pydantic import (
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.reader import ReaderError
 
 from watcher.core.dedupe import canonical_url
 from watcher.core.errors import ConfigError, Problem, QueryError
 from watcher.core.listing import selector_problem
 from watcher.core.models import ChannelSpec, Examples, FeedSpec, RuleSpec
-from watcher.core.rules import check_examples, compile_rule
+from watcher.core.rules import MAX_NESTING, check_examples, compile_rule
 from watcher.core.units import format_duration, parse_duration, parse_size
 
 STDOUT_CHANNEL = "stdout"
@@ -312,13 +313,29 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
     env = dict(os.environ if env is None else env)
     shown = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(
             [Problem(shown, None, "no such file (use --config PATH or set WATCHER_CONFIG)")]
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError([Problem(shown, None, f"cannot read: {exc}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        byte = raw[exc.start : exc.start + 1].hex()
+        raise ConfigError(
+            [
+                Problem(
+                    shown,
+                    line,
+                    f"not UTF-8: byte 0x{byte} cannot be read (save the file as UTF-8)",
+                    column,
+                )
+            ]
+        ) from None
     return parse_config(text, path, env)
 
 
@@ -331,6 +348,16 @@ def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
         data = yaml.load(text)
     except MarkedYAMLError as exc:
         raise ConfigError([_syntax_problem(exc, shown)]) from None
+    except ReaderError as exc:  # a character YAML refuses (a NUL byte, a control code)
+        at = _line_column(text, exc.position)
+        raise ConfigError(
+            [Problem(shown, at[0], f"YAML: {exc.reason} (character {exc.character!r})", at[1])]
+        ) from None
+    except RecursionError:
+        deep = _too_deep(text)
+        raise ConfigError(
+            [Problem(shown, deep[0], f"nested more than {MAX_NESTING} levels deep", deep[1])]
+        ) from None
     if data is None:
         data = CommentedMap()
     if not isinstance(data, dict):
@@ -503,6 +530,25 @@ def _interval_checks(
                 Problem(shown, line, f"{where}: under a minute; servers may block such polling")
             )
     return warnings
+
+
+def _line_column(text: str, position: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    line = text.count("\n", 0, position) + 1
+    return line, position - (text.rfind("\n", 0, position) + 1) + 1
+
+
+def _too_deep(text: str) -> tuple[int | None, int | None]:
+    """Where flow brackets first nest deeper than ``MAX_NESTING`` (None if they never do)."""
+    depth = 0
+    for position, char in enumerate(text):
+        if char in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return _line_column(text, position)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return None, None
 
 
 def _duplicate_urls(feeds: tuple[FeedSpec, ...], shown: str) -> list[Problem]:

@@ -67,6 +67,7 @@ class Daemon:
         self._reload = asyncio.Event()
         self._inflight: set[asyncio.Task[Any]] = set()
         self._config_digest = _digest(config.path)
+        self.restarts: dict[str, int] = {}  # long-lived tasks that died and were restarted
 
     def stop(self) -> None:
         self._stop.set()
@@ -92,8 +93,10 @@ class Daemon:
             if watchdog:
                 self._every(scheduler, "watchdog", timedelta(seconds=watchdog), self._watchdog)
             scheduler.start()
-            watcher = asyncio.create_task(self._watch_config())
-            reloader = asyncio.create_task(self._reloads(scheduler, pipeline))
+            watcher = asyncio.create_task(self._supervised("config watcher", self._watch_config))
+            reloader = asyncio.create_task(
+                self._supervised("reloader", lambda: self._reloads(scheduler, pipeline))
+            )
             log.info(
                 "watching %d feeds with %d rules (database %s)",
                 len(self.config.feeds),
@@ -208,7 +211,11 @@ class Daemon:
     def _health(self, pipeline: Pipeline) -> dict[str, object]:
         counts = health(pipeline, self.config, self.metrics)
         degraded = counts.feeds > 0 and counts.failing == counts.feeds
-        return {"status": "degraded" if degraded else "ok", **asdict(counts)}
+        return {
+            "status": "degraded" if degraded else "ok",
+            **asdict(counts),
+            "restarted": dict(self.restarts),
+        }
 
     # -- reloads ---------------------------------------------------------------------------
 
@@ -231,6 +238,19 @@ class Daemon:
         except (OSError, RuntimeError) as exc:  # e.g. no inotify: SIGHUP still reloads
             log.warning("cannot watch %s for changes (%s); reload with SIGHUP", target, exc)
 
+    async def _supervised(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Run a long-lived task; if it dies (a bug), log why, count it and start it again."""
+        while not self._stop.is_set():
+            try:
+                await run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                log.exception("task '%s' died (a bug); restarting it", name)
+                await asyncio.sleep(1.0)
+
     async def _reloads(self, scheduler: AsyncIOScheduler, pipeline: Pipeline) -> None:
         while True:
             await self._reload.wait()
@@ -249,6 +269,10 @@ class Daemon:
             except ConfigError as exc:
                 for problem in exc.problems:
                     log.error("config reload refused: %s", problem)
+                log.error("still running on the last good config")
+                return False
+            except Exception as exc:  # a bug in reading it: refused all the same
+                log.exception("config reload refused: %s: %s", self.config.path, exc)
                 log.error("still running on the last good config")
                 return False
             finally:

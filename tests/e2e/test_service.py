@@ -347,3 +347,40 @@ def test_json_logs_for_log_shippers(project: Project, server: HTTPServer) -> Non
     result = project.run("--log-format", "json", "once")
     lines = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     assert any(entry["level"] == "warning" and "feed 'a'" in entry["message"] for entry in lines)
+
+
+@pytest.mark.parametrize(
+    ("broken", "where"),
+    [
+        (
+            "  - {name: deep, query: '" + "(" * 1000 + "Hama" + ")" * 1000 + "'}\n",
+            ":7: rule 'deep'",
+        ),
+        ("  - {name: nul, query: 'Ha\x00ma'}\n", ":7:"),
+    ],
+    ids=["1000 nested parentheses", "a NUL byte"],
+)
+def test_a_reload_that_breaks_is_refused_and_the_next_edit_still_applies(
+    project: Project,
+    server: HTTPServer,
+    capture: Capture,
+    daemons: list[Daemon],
+    broken: str,
+    where: str,
+) -> None:
+    a = server.add("/a.xml", rss(HAMA))
+    rules = "  - {name: hama, query: Hama, notify: [capture]}\n"
+    project.write(service_config(capture, {"a": a}, rules))
+    daemon = Daemon(project)
+    daemons.append(daemon)
+    assert wait_for(lambda: capture.count(HAMA.title) == 1), daemon.output()
+    project.config.write_text(project.config.read_text() + broken)
+    assert wait_for(lambda: "config reload refused" in daemon.output()), daemon.output()
+    assert f"{project.config}{where}" in daemon.output()
+    # The fix, with a feed added: applied, and the new feed is polled.
+    b = server.add("/b.xml", rss(IDLIB))
+    rules += "  - {name: idlib, query: Idlib, notify: [capture]}\n"
+    project.config.write_text(service_config(capture, {"a": a, "b": b}, rules))
+    assert wait_for(lambda: capture.count(IDLIB.title) == 1), daemon.output()
+    assert daemon.stop() == 0
+    assert "Traceback" not in daemon.output() and "died" not in daemon.output()

@@ -343,3 +343,35 @@ def test_two_feeds_on_one_url_pass_validation_with_a_warning(project: Project) -
         f"{project.config}:3: warning: feed 'again': same URL as feed 'wire' (line 2); "
         "it is fetched twice"
     ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"feeds:\n  - name: caf\xe9\n", ":2:14: not UTF-8: byte 0xe9"),
+        (b"feeds:\n  - name: a\x00b\n", ":2:12: YAML: special characters are not allowed"),
+        (b"x: " + b"[" * 1000 + b"]" * 1000 + b"\n", ":1:104: nested more than 100 levels deep"),
+        (
+            b"rules:\n  - name: deep\n    query: '" + b"(" * 150 + b"a" + b")" * 150 + b"'\n",
+            ":3: rule 'deep': column 101: nested more than 100 levels deep",
+        ),
+        (
+            b"rules:\n  - name: nots\n    query: '" + b"NOT " * 1000 + b"a'\n",
+            ":3: rule 'nots': column 401: nested more",
+        ),
+    ],
+    ids=["latin-1 byte", "NUL byte", "deep YAML", "deep query", "1000 NOTs"],
+)
+def test_a_hostile_file_is_a_config_error_with_its_line_in_every_command(
+    project: Project, raw: bytes, expected: str
+) -> None:
+    project.config.write_bytes(raw)
+    for command in (
+        ["validate"],
+        ["once"],
+        ["match", "--rules", str(project.config), "--title", "a"],
+    ):
+        result = project.run(*command)
+        assert result.exit_code == 2, (command, result.stderr)
+        assert f"{project.config}{expected}" in result.stderr
+        assert "Traceback" not in result.stderr

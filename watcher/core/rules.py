@@ -47,7 +47,7 @@ def _analyse(text: str) -> tuple[list[str], list[str], list[tuple[int, int]]]:
     Words are found in the original text first, then each is folded and split
     again (``words``: Chinese, Thai… are segmented), so that every folded word
     maps back to a span of the original: its own where folding changed nothing,
-    else that of the whole run it came from.
+    else that of the whole WORD match it came from.
     """
     cased: list[str] = []
     folded: list[str] = []
@@ -580,12 +580,27 @@ def _regex_options() -> re2.Options:
 _RE2_OPTIONS = _regex_options()
 
 
+# Deeper queries are not real rules, and Python's recursion would give out on them.
+MAX_NESTING = 100
+
+
 class _Parser:
     """Recursive descent over the tokens; every error carries the column it is about."""
 
     def __init__(self, query: str) -> None:
         self.tokens = _lex(query)
         self.i = 0
+        self.depth = 0  # parentheses and NOTs open around the current token
+
+    def deeper(self, tok: _Token) -> None:
+        """One more level; past ``MAX_NESTING`` a query is refused, not a crash."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise QueryError(
+                f"nested more than {MAX_NESTING} levels deep (parentheses and NOTs)",
+                tok.column,
+                None,
+            )
 
     @property
     def tok(self) -> _Token:
@@ -643,8 +658,10 @@ class _Parser:
 
     def parse_unary(self, fields: tuple[int, ...], scoped: bool) -> _Node:
         if self.tok.kind in ("NOT", "-"):
-            self.take()
-            return _Not(self.parse_unary(fields, scoped))
+            self.deeper(self.take())
+            negated = _Not(self.parse_unary(fields, scoped))
+            self.depth -= 1
+            return negated
         left_column = self.tok.column
         left = self.parse_primary(fields, scoped)
         if self.tok.kind != "near":
@@ -688,10 +705,12 @@ class _Parser:
         if tok.kind == "(":
             if self.tok.kind == ")":
                 raise QueryError("empty parentheses", self.tok.column, _TERM_EXPECTED)
+            self.deeper(tok)
             node = self.parse_or(fields, scoped)
             close = self.take()
             if close.kind != ")":
                 raise QueryError(f"'(' at column {tok.column} is never closed", close.column, "')'")
+            self.depth -= 1
             return node
         if tok.kind == "=":
             term = self.take()

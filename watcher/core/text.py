@@ -6,6 +6,7 @@ dedupe and clustering all see the same words.
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import re
@@ -179,19 +180,32 @@ def words(text: str) -> list[str]:
     found = WORD.findall(text)
     if _MAY_BE_UNSPACED.search(text) is None:
         return found
-    out: list[str] = []
+    # The runs are cut all at once (one ICU call for the text, not one per run),
+    # then put back in place of the Nones.
+    layout: list[str | None] = []
+    runs: list[str] = []
     for word in found:
         if _MAY_BE_UNSPACED.search(word) is None:
-            out.append(word)
+            layout.append(word)
             continue
         at = 0
         for run in _UNSPACED_RUN.finditer(word):
             if run.start() > at:
-                out.append(word[at : run.start()])
-            out.extend(segment(run.group()))
+                layout.append(word[at : run.start()])
+            layout.append(None)
+            runs.append(run.group())
             at = run.end()
         if at < len(word):
-            out.append(word[at:])
+            layout.append(word[at:])
+    if not runs:  # letters of other scripts in those blocks (Bopomofo, Hangul jamo)
+        return found
+    cut = iter(_segment_runs(runs))
+    out: list[str] = []
+    for item in layout:
+        if item is None:
+            out.extend(next(cut))
+        else:
+            out.append(item)
     return out
 
 
@@ -208,23 +222,37 @@ def segment(run: str) -> list[str]:
     The result depends on the run alone, never on the text around it, so that a
     query and a story are cut the same way.  The pieces, joined, are ``run``.
     """
-    pieces: list[str] = list(WordBreaker(run, _ROOT_LOCALE))
-    if len(pieces) < 2:
-        return pieces
-    out: list[str] = []
+    return _segment_runs([run])[0] if run else []
+
+
+def _segment_runs(runs: list[str]) -> list[list[str]]:
+    """``segment`` of each run, with one ICU break iterator for them all.
+
+    A line break is a word boundary in every script and ends the stretch that
+    ICU's dictionaries look at, so runs joined by one are cut as they are alone.
+    """
+    pieces: list[str] = list(WordBreaker("\n".join(runs), _ROOT_LOCALE))
+    result: list[list[str]] = []
+    current: list[str] = []
     i, n = 0, len(pieces)
     while i < n:
         piece = pieces[i]
         j = i + 1
-        if len(piece) == 1 and "\u3400" <= piece <= "\u9fff":
+        if piece == "\n":
+            result.append(current)
+            current = []
+        elif len(piece) == 1 and "\u3400" <= piece <= "\u9fff":
             while j < n and len(pieces[j]) == 1 and "\u3400" <= pieces[j] <= "\u9fff":
                 j += 1
-        if j - i > 1:
-            out.extend(_han_words("".join(pieces[i:j])))
+            if j - i > 1:
+                current.extend(_han_words("".join(pieces[i:j])))
+            else:
+                current.append(piece)
         else:
-            out.append(piece)
+            current.append(piece)
         i = j
-    return out
+    result.append(current)
+    return result
 
 
 # The root locale: ICU picks the dictionary by script, whatever the language.
@@ -235,7 +263,10 @@ _jieba: Any = None
 _jieba_lock = threading.Lock()
 
 
-def _han_words(stretch: str) -> list[str]:
+# Memoised: the stretches are names and short words, which repeat across
+# stories.  Bounded, as the daemon runs for months.
+@functools.lru_cache(maxsize=1 << 15)
+def _han_words(stretch: str) -> tuple[str, ...]:
     """Chinese words of a stretch of ideographs, by jieba's dictionary alone.
 
     No HMM guessing of unknown words: it would cut a name differently alone (in
@@ -251,8 +282,8 @@ def _han_words(stretch: str) -> list[str]:
                 tokenizer = jieba.Tokenizer()
                 tokenizer.initialize()
                 _jieba = tokenizer
-    found: list[str] = _jieba.lcut(stretch, HMM=False)
-    return found if "".join(found) == stretch else list(stretch)
+    found = tuple(_jieba.lcut(stretch, HMM=False))
+    return found if "".join(found) == stretch else tuple(stretch)
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,6 +117,101 @@ class TestWords:
         assert not matches("al-Sham", "Sham talks, al fresco")
 
 
+# Scripts written without spaces are cut into words by a dictionary segmenter
+# (docs/rules.md, "Chinese, Japanese, Thai…"); a query word is cut the same way.
+_LIMIT = pytest.mark.xfail(
+    strict=True,
+    reason="ICU keeps the short run ฮามา whole alone but cuts it ฮา|มา in a sentence",
+)
+UNSPACED_CASES = [
+    # Chinese
+    pytest.param("叙利亚", "叙利亚军队反击叛军", True, id="zh-syria-in-sentence"),
+    pytest.param("哈马", "哈马斯发表声明", False, id="zh-hama-not-in-hamas"),
+    pytest.param("哈马", "叛军进入哈马", True, id="zh-hama-at-end"),
+    pytest.param("哈马", "哈马的叛军", True, id="zh-hama-at-start"),
+    pytest.param("哈马斯", "哈马斯发表声明", True, id="zh-hamas"),
+    pytest.param("哈马斯", "叛军进入哈马", False, id="zh-hamas-not-hama"),
+    pytest.param("声明", "哈马斯发表声明", True, id="zh-word-after-name"),
+    pytest.param("军", "叙利亚军队反击叛军", False, id="zh-char-of-a-word"),
+    pytest.param("伊德利卜", "叛军攻占伊德利卜省", True, id="zh-name-no-dictionary-knows"),
+    pytest.param("敘利亞", "敘利亞軍隊反擊叛軍", True, id="zh-traditional"),
+    pytest.param("手机", "iPhone手机", True, id="zh-after-latin"),
+    pytest.param("iphone", "iPhone手机", True, id="latin-before-zh"),
+    # Japanese
+    pytest.param("ハマ", "ハマで反政府勢力が", True, id="ja-hama"),
+    pytest.param("ハマ", "ハマスが声明を発表", False, id="ja-hama-not-in-hamas"),
+    pytest.param("ハマス", "ハマスが声明を発表", True, id="ja-hamas"),
+    pytest.param("ハマス", "ハマで反政府勢力が", False, id="ja-hamas-not-hama"),
+    pytest.param("シリア", "シリア軍が反撃した", True, id="ja-katakana-before-kanji"),
+    pytest.param("発表", "岸田首相が発表した", True, id="ja-kanji-query"),
+    pytest.param("東京", "東京都に住む", True, id="ja-tokyo"),
+    pytest.param("ﾊﾏｽ", "ハマスが声明を発表", True, id="ja-half-width"),
+    # Thai
+    pytest.param("ซีเรีย", "กองทัพซีเรียโจมตีกลุ่มกบฏ", True, id="th-syria"),
+    pytest.param("กอง", "กองทัพซีเรียโจมตีกลุ่มกบฏ", False, id="th-start-of-longer-word"),
+    pytest.param("ฮามาส", "ฮามาสออกแถลงการณ์", True, id="th-hamas"),
+    pytest.param("ฮามา", "ฮามาสออกแถลงการณ์", False, id="th-hama-not-in-hamas"),
+    pytest.param('"ฮา มา"', "กบฏบุกเมืองฮามา", True, id="th-hama-as-its-pieces"),
+    pytest.param('"ฮา มา"', "ฮามาสออกแถลงการณ์", False, id="th-pieces-not-in-hamas"),
+    pytest.param("ฮามา", "กบฏบุกเมืองฮามา", True, id="th-hama-limit", marks=_LIMIT),
+    pytest.param("กำลัง", "ทหารถอนก\u0e4d\u0e32ลัง", True, id="th-split-vowel-am"),
+    # Lao
+    pytest.param("ລາວ", "ກອງທັບລາວ", True, id="lo-lao"),
+    pytest.param("ກອງ", "ກອງທັບລາວ", False, id="lo-start-of-longer-word"),
+    # Khmer
+    pytest.param("កម្ពុជា", "ប្រទេសកម្ពុជា", True, id="km-cambodia"),
+    pytest.param("ភ្នំ", "រាជធានីភ្នំពេញ", False, id="km-phnom-not-phnom-penh"),
+    # Burmese
+    pytest.param("ရန်ကုန်", "ရန်ကုန်မြို့", True, id="my-yangon"),
+    pytest.param("စစ်တပ်", "မြန်မာစစ်တပ်က", True, id="my-army"),
+    pytest.param("စစ်", "မြန်မာစစ်တပ်က", False, id="my-start-of-longer-word"),
+]
+
+
+class TestUnspacedScripts:
+    @pytest.mark.parametrize(("query", "text", "expected"), UNSPACED_CASES)
+    def test_labelled_matches(self, query: str, text: str, expected: bool) -> None:
+        assert matches(query, text) is expected
+        assert matches(query, "", f"<p>Before.</p><p>{text}</p>") is expected
+
+    def test_a_query_word_is_the_phrase_of_its_pieces(self) -> None:
+        # 叙利亚军队 is cut 叙利亚 军队: in the query as in the story.
+        assert matches("叙利亚军队", "叙利亚军队反击叛军")
+        assert matches('"叙利亚 军队"', "叙利亚军队反击叛军")
+        assert not matches("叙利亚军队", "军队进入叙利亚")
+
+    def test_positions_count_the_pieces(self) -> None:
+        # 叙利亚 军队 反击 叛军: three positions apart.
+        assert matches("叙利亚 NEAR/3 叛军", "叙利亚军队反击叛军")
+        assert not matches("叙利亚 NEAR/2 叛军", "叙利亚军队反击叛军")
+
+    def test_prefix_and_boolean_operators(self) -> None:
+        assert matches("哈马*", "哈马斯发表声明")
+        assert matches("哈马 -哈马斯", "叛军进入哈马")
+        assert not matches("哈马 -哈马斯", "哈马斯称叛军进入哈马")
+        assert matches("title:(哈马 OR 伊德利卜)", "叛军攻占伊德利卜省")
+
+    def test_the_matched_pieces_are_highlighted(self) -> None:
+        doc = prepare(story("", "叙利亚军队反击叛军，叛军进入哈马。"))
+        for query, marked in [
+            ("叛军", ["叛军", "叛军"]),
+            ("哈马", ["哈马"]),
+            ("叙利亚军队", ["叙利亚军队"]),
+            ("哈马*", ["哈马"]),
+        ]:
+            hit = RuleBook([rule(query)]).match(doc)[0]
+            shown = snippet(doc, hit)
+            assert [shown.text[a:b] for a, b in shown.marks] == marked, query
+
+    def test_a_rule_in_chinese_checks_its_examples(self) -> None:
+        spec = RuleSpec(
+            name="hama-zh",
+            query="哈马",
+            examples=Examples(("叛军进入哈马",), ("哈马斯发表声明",)),
+        )
+        assert check_examples(compile_rule(spec)) == []
+
+
 class TestHtml:
     def test_tags_are_stripped_and_entities_decoded_before_matching(self) -> None:
         assert matches('"Hama rebels"', "", "<p>In <b>Hama</b> <i>rebels</i> advanced</p>")

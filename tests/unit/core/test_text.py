@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import subprocess
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watcher.core.text import fold, fold_keep_case, html_to_text, words
+import watcher.core.text as text_module
+from watcher.core.text import (
+    _MAY_BE_UNSPACED,
+    _UNSPACED_RUN,
+    WORD,
+    _segment_runs,
+    fold,
+    fold_keep_case,
+    html_to_text,
+    segment,
+    words,
+)
 
 
 class TestHtmlToText:
@@ -111,3 +126,144 @@ class TestWords:
 
     def test_digits_are_words(self) -> None:
         assert words("9/11 attacks") == ["9", "11", "attacks"]
+
+
+# What the segmenters give today (ICU 78.3 in icu4py 1.2.0, jieba 0.42.1): if an
+# upgrade changes one of these, check the labelled matches in test_rules.py too.
+SEGMENTATIONS = [
+    # Chinese: ICU, and jieba for the names ICU cuts into single characters.
+    ("叙利亚军队反击叛军", ["叙利亚", "军队", "反击", "叛军"]),
+    ("哈马", ["哈马"]),  # Hama; ICU alone gives 哈 马
+    ("哈马斯", ["哈马斯"]),  # Hamas; ICU alone gives 哈 马 斯
+    ("哈马斯发表声明", ["哈马斯", "发表", "声明"]),
+    ("叛军进入哈马", ["叛军", "进入", "哈马"]),
+    ("哈马的叛军", ["哈马", "的", "叛军"]),
+    # Japanese: ICU.
+    ("ハマ", ["ハマ"]),
+    ("ハマス", ["ハマス"]),
+    ("ハマで反政府勢力が", ["ハマ", "で", "反", "政府", "勢力", "が"]),
+    ("ハマスが声明を発表", ["ハマス", "が", "声明", "を", "発表"]),
+    ("シリア軍が反撃した", ["シリア", "軍", "が", "反撃", "した"]),
+    # Thai, Lao, Khmer, Burmese: ICU.
+    ("กองทัพซีเรียโจมตีกลุ่มกบฏ", ["กองทัพ", "ซีเรีย", "โจมตี", "กลุ่ม", "กบฏ"]),
+    ("ฮามาสออกแถลงการณ์", ["ฮา", "มาส", "ออก", "แถลงการณ์"]),
+    ("ກອງທັບລາວ", ["ກອງທັບ", "ລາວ"]),
+    ("ប្រទេសកម្ពុជា", ["ប្រទេស", "កម្ពុជា"]),
+    ("រាជធានីភ្នំពេញ", ["រាជធានី", "ភ្នំពេញ"]),
+    ("ရန်ကုန်မြို့", ["ရန်", "ကုန်", "မြို့"]),
+    ("မြန်မာစစ်တပ်က", ["မြန်မာ", "စစ်တပ်", "က"]),
+]
+
+# Characters of the segmented scripts (and the marks they take), for generated runs.
+_UNSPACED_SAMPLE = list(
+    "叙利亚军队反击叛军哈马斯发表声明的在进入敘亞軍隊々"
+    "ハマスでが反政府勢力シリア軍をーぁゔ"
+    "กองทัพซีเรียฮามาสกำลังออกแถลงการณ์่้"
+    "ກອງທັບລາວປະເທດ"
+    "ប្រទេសកម្ពុជាភ្នំពេញ"
+    "ရန်ကုန်မြို့မြန်မာစစ်တပ်"
+)
+unspaced_runs = st.lists(st.sampled_from(_UNSPACED_SAMPLE), min_size=1, max_size=25).map("".join)
+
+
+class TestSegmentation:
+    @pytest.mark.parametrize(("run", "expected"), SEGMENTATIONS)
+    def test_runs_of_unspaced_scripts_are_cut_into_dictionary_words(
+        self, run: str, expected: list[str]
+    ) -> None:
+        assert segment(run) == expected
+        assert words(fold(run)) == expected
+
+    def test_a_name_and_the_longer_name_it_begins_stay_apart(self) -> None:
+        # The whole point: Hama must not be a piece of Hamas.
+        assert "哈马" not in words("哈马斯发表声明")
+        assert "哈马" in words("叛军进入哈马")
+        assert "ハマ" not in words("ハマスが声明を発表")
+        assert "ハマ" in words("ハマで反政府勢力が")
+
+    @given(unspaced_runs)
+    def test_the_pieces_are_the_run(self, run: str) -> None:
+        pieces = segment(run)
+        assert "".join(pieces) == run
+        assert all(pieces)
+
+    @given(st.lists(unspaced_runs, min_size=1, max_size=5))
+    def test_runs_cut_together_are_cut_as_alone(self, runs: list[str]) -> None:
+        # words() hands all the runs of a text to ICU at once, joined by line breaks.
+        assert _segment_runs(runs) == [segment(r) for r in runs]
+
+    def test_spaced_scripts_and_digits_around_a_run_are_words_of_their_own(self) -> None:
+        assert words(fold("iPhone手机2024年")) == ["iphone", "手机", "2024", "年"]
+        assert words(fold("Hama 哈马, ハマ")) == ["hama", "哈马", "ハマ"]
+        assert words(fold("Türkiye हिन्दी Συρία")) == ["turkiye", "हिन्दी", "συρια"]
+
+    def test_half_width_katakana_is_cut_as_full_width(self) -> None:
+        assert words(fold("ﾊﾏｽが声明")) == ["ハマス", "が", "声明"]
+
+    def test_the_split_thai_and_lao_vowel_am_folds_to_one_character(self) -> None:
+        # NFKC alone spells ำ as ํ + า, which ICU's dictionary then cuts (กํา ลัง).
+        assert fold("กำลัง") == fold("ก\u0e4d\u0e32ลัง") == "กำลัง"
+        assert words(fold("ทหารถอนกำลัง")) == ["ทหาร", "ถอน", "กำลัง"]
+        assert fold("ນ\u0ecd\u0eb2") == fold("ນຳ") == "ນຳ"
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "Syrian rebels entered Hama",
+            fold("Les rebelles syriens ont annoncé « la prise » de Hama — une ville clé"),
+            fold("هاجم المتمردون حماة"),
+            fold("हिन्दी समाचार"),
+            fold("서울에서 회담"),  # Korean is written with spaces: words as before
+        ],
+    )
+    def test_text_without_unspaced_scripts_never_reaches_the_segmenter(
+        self, text: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def fail(runs: list[str]) -> list[list[str]]:
+            raise AssertionError(f"segmenter called on {runs!r}")
+
+        monkeypatch.setattr(text_module, "_segment_runs", fail)
+        assert words(text) == WORD.findall(text)
+
+    def test_the_quick_check_finds_every_character_a_run_may_hold(self) -> None:
+        # Runs are looked for inside words only: symbols such as the CJK radicals
+        # and Khmer lunar dates belong to the scripts but are not word characters.
+        missed = [
+            hex(c)
+            for c in range(0x110000)
+            if WORD.match(chr(c))
+            and _UNSPACED_RUN.match(chr(c))
+            and not _MAY_BE_UNSPACED.match(chr(c))
+        ]
+        assert missed == []
+
+    def test_the_segmenters_load_lazily_in_each_process(self) -> None:
+        # Importing the text module loads neither ICU's break iterator data nor
+        # jieba's 80 MB dictionary; jieba comes with the first Chinese name.
+        script = (
+            "import sys; import watcher.core.text as t; "
+            "assert 'jieba' not in sys.modules; "
+            "assert t.words('叙利亚军队') == ['叙利亚', '军队'] and t._jieba is None; "
+            "assert t.words('哈马斯发表声明') == ['哈马斯', '发表', '声明']; "
+            "assert t._jieba is not None"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == ""  # jieba's loading messages are silenced
+
+    def test_worker_processes_segment_on_their_own(self) -> None:
+        # Stories cross to workers as plain data; each worker makes its segmenters.
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            remote = pool.submit(words, "哈马斯发表声明，叛军进入哈马").result(timeout=60)
+        assert remote == words("哈马斯发表声明，叛军进入哈马")
+        assert remote == ["哈马斯", "发表", "声明", "叛军", "进入", "哈马"]
+
+    def test_segmenting_a_long_text_takes_linear_time(self) -> None:
+        text = "叙利亚军队反击叛军，叛军进入哈马。" * 2000 + "กองทัพซีเรีย" * 2000
+        started = time.perf_counter()
+        found = words(text)
+        assert time.perf_counter() - started < 2.0
+        assert found.count("哈马") == 2000
