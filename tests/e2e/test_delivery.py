@@ -335,3 +335,50 @@ def test_a_failed_delivery_insert_leaves_no_story_and_no_alert(
     after = counts()
     assert (after["stories"], after["alerts"], after["deliveries"]) == (1, 1, 1)
     assert len(endpoint.posts) == 1
+
+
+def test_quiet_hours_hold_alerts_for_one_digest_and_urgent_rules_go_through(
+    project: Project, server: HTTPServer, endpoint: JSONEndpoint
+) -> None:
+    calm = Item("Rebels reach Hama outskirts", "http://n.example/1", "1")
+    more = Item("Rebels take Hama citadel", "http://n.example/2", "2")
+    flash = Item("Earthquake strikes Aleppo", "http://n.example/3", "3")
+    feed = server.add("/feed.xml", rss(calm, more, flash))
+    project.write(
+        f"timezone: UTC\nchannels: {{out: {{url: '{endpoint.url()}', quiet: '22:00-07:00'}}}}\n"
+        f"feeds: [{{name: wire, url: '{feed}'}}]\n"
+        "rules:\n"
+        "  - {name: hama, query: Hama AND rebels, notify: [out]}\n"
+        "  - {name: quake, query: earthquake, notify: [out], urgent: true}\n"
+    )
+    config = load_config(project.config, {})
+    night = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+    clock = {"now": night}
+
+    async def run() -> None:
+        async with open_pipeline(config, clock=lambda: clock["now"]) as pipeline:
+            await pipeline.poll_all(force=True)
+            # 23:30: the urgent one goes; the rest waits for the end of the quiet hours.
+            assert (await pipeline.deliver_due(retry_now=True)).sent == 1
+            waiting = json.loads(project.run("outbox", "--json").stdout)
+            assert [(r["status"], r["digest"], r["next_attempt"]) for r in waiting] == [
+                ("pending", True, "2026-03-02T07:00:00+00:00")
+            ] * 2
+            clock["now"] = night.replace(day=2, hour=6, minute=59)
+            assert (await pipeline.deliver_due(retry_now=True)).sent == 0
+            clock["now"] = night.replace(day=2, hour=7, minute=0, second=5)
+            assert (await pipeline.deliver_due()).sent == 2
+
+    asyncio.run(run())
+    first, digest = endpoint.posts
+    assert "Earthquake strikes Aleppo" in first.title + first.message
+    assert "2 alerts" in digest.title
+    assert "Rebels reach Hama outskirts" in digest.message
+    assert "Rebels take Hama citadel" in digest.message
+
+
+def test_a_quiet_range_that_is_not_one_is_a_config_error(project: Project) -> None:
+    project.write("channels: {out: {url: 'json://127.0.0.1:9/x', quiet: '22:00-25:00'}}\n")
+    result = project.run("validate")
+    assert result.exit_code == 2 and f"{project.config}:1:" in result.stderr
+    assert "22:00-07:00" in result.stderr

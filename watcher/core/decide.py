@@ -37,7 +37,7 @@ from watcher.core.records import (
     StoredFeed,
     StoryRecord,
 )
-from watcher.core.schedule import next_digest
+from watcher.core.schedule import next_digest, quiet_until
 
 # -- once-keys: what makes an alert once-only ---------------------------------------------
 
@@ -81,7 +81,14 @@ class PollPolicy:
         for name in rule.notify:
             channel = self.channels.get(name)
             spec = rule.digest or (channel.digest if channel else None)
-            routes.append(Route(name, next_digest(spec, now, self.zone) if spec else None))
+            at = next_digest(spec, now, self.zone) if spec else None
+            quiet = channel.quiet if channel is not None and not rule.urgent else None
+            if quiet is not None:
+                # In quiet hours: held for one digest when they end (or later, at its own).
+                until = quiet_until(quiet, now, self.zone)
+                if until is not None and (at is None or at < until):
+                    at = until
+            routes.append(Route(name, at))
         return tuple(routes)
 
 

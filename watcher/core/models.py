@@ -76,6 +76,7 @@ class RuleSpec:
     examples: Examples = field(default_factory=Examples)
     digest: str | None = None  # hourly, daily or a cron expression
     updates: bool = False  # tell later outlets and edits of an alerted story, briefly
+    urgent: bool = False  # goes through channels' quiet hours
     line: int | None = None
 
 
@@ -89,6 +90,7 @@ class ChannelSpec:
     tags: tuple[str, ...] = ()
     digest: str | None = None  # hourly, daily or a cron expression
     rate_limit: int | None = None  # messages a minute
+    quiet: str | None = None  # "22:00-07:00": alerts held for one digest when it ends
     line: int | None = None
 
 

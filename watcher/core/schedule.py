@@ -7,7 +7,8 @@ config's time zone.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, tzinfo
+import re
+from datetime import datetime, time, timedelta, tzinfo
 
 from apscheduler.triggers.cron import CronTrigger
 
@@ -38,3 +39,39 @@ def next_digest(spec: str, after: datetime, zone: tzinfo) -> datetime:
         moment = trigger.get_next_fire_time(moment, after.replace(microsecond=0) + _SECOND)
         assert moment is not None
     return moment
+
+
+_QUIET = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
+
+
+def parse_quiet(spec: str) -> tuple[time, time]:
+    """``"22:00-07:00"`` as (start, end); ValueError, in words, for anything else."""
+    match = _QUIET.match(spec)
+    if match is None:
+        raise ValueError(f"quiet {spec!r} is not a time range such as '22:00-07:00'")
+    h1, m1, h2, m2 = (int(part) for part in match.groups())
+    if (h1, m1) == (h2, m2):
+        raise ValueError(f"quiet {spec!r} starts and ends at the same time")
+    return time(h1, m1), time(h2, m2)
+
+
+def quiet_until(spec: str, now: datetime, zone: tzinfo) -> datetime | None:
+    """When the quiet hours ``spec`` that ``now`` falls in end (None: not quiet now).
+
+    A range may cross midnight ("22:00-07:00"); times are in ``zone``.
+    """
+    start, end = parse_quiet(spec)
+    local = now.astimezone(zone)
+    clock = local.time().replace(second=0, microsecond=0)
+    if start < end:
+        quiet = start <= clock < end
+        ends_tomorrow = False
+    else:  # across midnight
+        quiet = clock >= start or clock < end
+        ends_tomorrow = clock >= start
+    if not quiet:
+        return None
+    day = local.date() + timedelta(days=1 if ends_tomorrow else 0)
+    moment = datetime.combine(day, end, tzinfo=zone)
+    # A wall-clock time that a DST change skips or repeats: take it as the zone says.
+    return moment.astimezone(now.tzinfo or zone)
