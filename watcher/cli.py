@@ -37,6 +37,7 @@ from watcher.core.extract import extract_article
 from watcher.core.models import STDOUT_CHANNEL, FeedSpec, Notice, RuleSpec, Story
 from watcher.core.opml import write_opml
 from watcher.core.outbox import DeliveryReport, orphan_reason, orphaned_channels
+from watcher.core.records import Mute
 from watcher.core.rules import RuleBook, compile_rule, prepare, snippet
 from watcher.core.sitemap import robots_sitemaps
 from watcher.core.sniff import advertised_feeds, classify
@@ -78,13 +79,12 @@ def fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def _window(command: str, since: str) -> timedelta:
-    """A ``--since`` value as a duration; a bad one ends ``watcher COMMAND`` with EXIT_CONFIG."""
-
+def _window(command: str, since: str, option: str = "--since") -> timedelta:
+    """A duration option; a bad one ends ``watcher COMMAND`` with EXIT_CONFIG."""
     try:
         return parse_duration(since)
     except ValueError as exc:
-        fail(f"watcher {command}: --since: {exc}", EXIT_CONFIG)
+        fail(f"watcher {command}: {option}: {exc}", EXIT_CONFIG)
 
 
 def guarded(action: Callable[[], T]) -> T:
@@ -599,6 +599,82 @@ def outbox_drop(obj: Context, ids: tuple[int, ...]) -> None:
         hold_orphans(store, config.channels, utc_now())
         dropped = store.drop(ids)
     say(f"watcher: {dropped} deliveries dropped")
+
+
+def _mute_target(config: Config, rule: str | None, cluster: int | None, command: str) -> Mute:
+    """The rule (by name) or the cluster (by id) a mute command is about; exit 2 if neither."""
+    if (rule is None) == (cluster is None):
+        fail(f"watcher {command}: give a RULE or --cluster ID (one of them)", EXIT_CONFIG)
+    if rule is not None:
+        if rule not in {r.name for r in config.rules}:
+            known = ", ".join(r.name for r in config.rules) or "none"
+            fail(f"watcher {command}: no rule named '{rule}' (known: {known})", EXIT_CONFIG)
+        return Mute("rule", rule)
+    return Mute("cluster", str(cluster))
+
+
+@cli.command()
+@click.argument("rule", required=False)
+@click.option("--cluster", type=int, metavar="ID", help="Mute one event (see `watcher clusters`).")
+@click.option("--for", "period", metavar="DURATION", help="For this long (e.g. 2h, 7d).")
+@click.pass_obj
+def mute(obj: Context, rule: str | None, cluster: int | None, period: str | None) -> None:
+    """Stop alerting for RULE, or about one event (--cluster ID), until unmuted or --for.
+
+    A running daemon honours it from its next poll.  Muted alerts are recorded
+    (`watcher alerts` shows them) and never sent later.
+    """
+    config = guarded(obj.config)
+    target = _mute_target(config, rule, cluster, "mute")
+    now = utc_now()
+    until = now + _window("mute", period, "--for") if period else None
+    with closing(guarded(lambda: open_store(config.database))) as store:
+        guarded(lambda: store.mute(replace(target, until=until), now))
+
+
+@cli.command()
+@click.argument("rule", required=False)
+@click.option("--cluster", type=int, metavar="ID", help="Unmute one event.")
+@click.pass_obj
+def unmute(obj: Context, rule: str | None, cluster: int | None) -> None:
+    """Alert again for RULE (or the event --cluster ID), on new stories only.
+
+    Exits 1 if it was not muted.
+    """
+    config = guarded(obj.config)
+    if rule is not None and cluster is None:
+        target = Mute("rule", rule)  # a rule since removed from the config may be unmuted
+    else:
+        target = _mute_target(config, rule, cluster, "unmute")
+    with closing(guarded(lambda: open_store(config.database))) as store:
+        lifted = guarded(lambda: store.unmute(target.kind, target.target))
+    if not lifted:
+        fail(f"watcher unmute: {target.kind} '{target.target}' was not muted", EXIT_NO)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_obj
+def mutes(obj: Context, as_json: bool) -> None:
+    """List the mutes in force: rules and events, and until when."""
+    config = guarded(obj.config)
+    with closing(guarded(lambda: open_store(config.database))) as store:
+        active = guarded(lambda: store.mutes(utc_now()))
+    rows = [
+        {"kind": m.kind, "target": m.target, "until": m.until.isoformat() if m.until else None}
+        for m in active
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        return
+    table = Table(box=None, header_style="bold")
+    for column in ("kind", "muted", "until"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["kind"], row["target"], _short_time(row["until"]) or "unmuted")
+    Console().print(table)
 
 
 @cli.command("notify-test")

@@ -34,6 +34,7 @@ from watcher.core.errors import ConfigError, Problem, QueryError
 from watcher.core.listing import selector_problem
 from watcher.core.models import ChannelSpec, Examples, FeedSpec, RuleSpec
 from watcher.core.rules import MAX_NESTING, check_examples, compile_rule
+from watcher.core.schedule import check_digest, parse_quiet
 from watcher.core.units import format_duration, parse_duration, parse_size
 
 STDOUT_CHANNEL = "stdout"
@@ -95,6 +96,11 @@ class FeedFetchModel(_Strict):
     max_body: Size | None = Field(None, description="Largest body accepted (e.g. 10MB).")
     max_decoded: Size | None = Field(None, description="Largest body after decompression.")
     max_redirects: int | None = Field(None, ge=0, le=20, description="Redirects followed.")
+    allow_private: bool | None = Field(
+        None,
+        description="Let links, redirects and discovered feeds reach loopback, private and"
+        " other non-public addresses (default: only the feed's own network).",
+    )
 
 
 class FetchModel(FeedFetchModel):
@@ -144,13 +150,23 @@ def _digest(value: object) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValueError("expected hourly, daily or a cron expression such as '0 8 * * *'")
-    from watcher.core.schedule import check_digest
-
     check_digest(value)
     return value.strip()
 
 
 Digest = Annotated[str | None, BeforeValidator(_digest)]
+
+
+def _quiet(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("quiet hours are a time range such as '22:00-07:00'")
+    parse_quiet(value)
+    return value.strip()
+
+
+Quiet = Annotated[str | None, BeforeValidator(_quiet)]
 
 
 class ChannelModel(_Strict):
@@ -169,6 +185,11 @@ class ChannelModel(_Strict):
     )
     rate_limit: int | None = Field(
         None, ge=1, description="At most this many messages a minute; the rest fold into a digest."
+    )
+    quiet: Quiet = Field(
+        None,
+        description="Quiet hours, e.g. '22:00-07:00' (in `timezone`): alerts wait and go as one"
+        " digest when they end; rules with `urgent: true` go through.",
     )
 
 
@@ -201,6 +222,7 @@ class RuleModel(_Strict):
         description="Also send a short note when another outlet reports an alerted story,"
         " or the story is edited in place.",
     )
+    urgent: bool = Field(False, description="Alert through channels' quiet hours.")
 
 
 class ConfigModel(_Strict):
@@ -503,6 +525,7 @@ def _channels(
             tags=tuple(channel.tag),
             digest=channel.digest,
             rate_limit=channel.rate_limit,
+            quiet=channel.quiet,
             line=line,
         )
     return channels
@@ -707,6 +730,7 @@ def _rules(
             examples=Examples(match=tuple(examples.match), no_match=tuple(examples.no_match)),
             digest=rule.digest,
             updates=rule.updates,
+            urgent=rule.urgent,
             line=line,
         )
         try:

@@ -165,6 +165,9 @@ class Pipeline:
                 etag=state.etag if state else None,
                 last_modified=state.last_modified if state else None,
                 settings=settings,
+                # Only the configured URL itself is trusted; a stored redirect or
+                # autodiscovery target is checked by the network guard.
+                origin=feed.url,
             )
         )
         facts = PollFacts(feed, state, _fetched(fetched), self.clock())
@@ -222,7 +225,7 @@ class Pipeline:
         if not fresh:
             return parsed
         enriched, failures = await self.reader.full_text(
-            feed.name, [new.story for new in fresh], settings
+            feed, [new.story for new in fresh], settings
         )
         by_story = {id(fresh[index].story): story for index, story in enriched.items()}
         problem = parsed.problem
@@ -258,6 +261,9 @@ class Pipeline:
                 placement=placement,
                 edits=tuple(edits),
                 history=self.store.alert_history(question),
+                mutes=decisions.mute_keys(self.store.mutes(facts.now))
+                if fresh or edits
+                else (frozenset()),
             )
         decision = decisions.decide(facts, policy)
         if facts.error:

@@ -30,6 +30,7 @@ from watcher.core.records import (
     FeedRenamed,
     FeedState,
     KnownStory,
+    Mute,
     PollRecord,
     QueuedAlert,
     QueuedNotice,
@@ -266,6 +267,15 @@ def history_question(
 # -- the decision ---------------------------------------------------------------------------
 
 
+def mute_keys(mutes: Iterable[Mute]) -> frozenset[tuple[str, str]]:
+    return frozenset((mute.kind, mute.target) for mute in mutes)
+
+
+def is_muted(mutes: frozenset[tuple[str, str]], rule: str, cluster_id: int) -> bool:
+    """A muted alert is recorded (``watcher alerts`` shows it) and never delivered."""
+    return ("rule", rule) in mutes or ("cluster", str(cluster_id)) in mutes
+
+
 @dataclass(frozen=True, slots=True)
 class PollFacts:
     """Everything one poll knows once the store's questions are answered."""
@@ -283,6 +293,7 @@ class PollFacts:
     placement: Placement = field(default_factory=lambda: Placement((), frozenset()))
     edits: tuple[Edit, ...] = ()
     history: AlertHistory = field(default_factory=AlertHistory)
+    mutes: frozenset[tuple[str, str]] = frozenset()  # ("rule", name), ("cluster", id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -406,6 +417,7 @@ def _decide_new(
                     snippet=shown,
                     once_key=once_key,
                     kind=kind,
+                    muted=is_muted(facts.mutes, rule.name, cluster_id),
                 )
             )
     return records, tuple(queued)
@@ -433,6 +445,7 @@ def _decide_edits(
                     snippet=Snippet(""),
                     once_key=edit_key(stored.story_id, rule.name, item.text_hash),
                     kind="edit",
+                    muted=is_muted(facts.mutes, rule.name, stored.cluster_id),
                 )
             )
     return tuple(edited), tuple(queued)

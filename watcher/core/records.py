@@ -152,6 +152,7 @@ class QueuedAlert:
     once_key: str
     kind: str = "alert"
     story_id: int | None = None
+    muted: bool = False  # recorded, never delivered (``watcher mute``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,3 +186,12 @@ class HealthCounts:
     pending: int
     failed: int
     orphaned: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Mute:
+    """A rule, or an event (a cluster), the user asked not to hear about (until ``until``)."""
+
+    kind: str  # "rule" | "cluster"
+    target: str  # the rule's name, or the cluster id
+    until: datetime | None = None  # None: until unmuted

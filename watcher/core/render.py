@@ -15,12 +15,20 @@ markdown), stripped of control and bidi-override characters, and only ``http(s)`
 links are ever made clickable or shown. User templates (Jinja2 sources keyed
 ``"alert.<format>"`` / ``"digest.<format>"``) get the same pre-cleaned values, so an
 override cannot forget to escape.
+
+Feed text is also never trusted to be short: before it is escaped, every value a
+template sees is cut to a size cap (``MAX_TITLE``, ``MAX_SNIPPET``, ``MAX_ALERT``) at
+a word, with an ellipsis, the link always kept whole; a Telegram alert is at most
+``MAX_TELEGRAM_MESSAGES`` messages and a title (an e-mail subject) at most
+``MAX_SUBJECT`` characters. Cutting before escaping means a cut never falls inside
+an entity, a tag or a Markdown escape, and caps hold for user templates too.
 """
 
 from __future__ import annotations
 
 import html as _html
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +46,24 @@ Format = Literal["text", "html", "telegram", "markdown"]
 FORMATS: Final[tuple[Format, ...]] = get_args(Format)
 KINDS: Final = ("alert", "digest")
 TELEGRAM_LIMIT: Final = 4096
+
+# -- size caps, in characters of cleaned feed text before escaping ------------------
+
+# A headline that is longer is not a headline; 300 holds any real one in any script.
+MAX_TITLE: Final = 300
+# The snippet is context around the matched words: three times the matcher's window.
+MAX_SNIPPET: Final = 600
+# All the feed text one alert (or digest entry) hands a template, link included: with
+# the default template's own text, one Telegram message (4,096) for Latin text.
+MAX_ALERT: Final = 4000
+# Message.title, the e-mail subject: clients show ~80; under Apprise's 250 title cap.
+MAX_SUBJECT: Final = 200
+# A Telegram alert splits at 4,096 UTF-16 units; more than two is a template gone wrong.
+MAX_TELEGRAM_MESSAGES: Final = 2
+# A longer link is dropped, not cut (a cut link leads elsewhere); 2,048 is the
+# longest URL sitemaps and many servers accept.
+MAX_LINK: Final = 2048
+ELLIPSIS: Final = "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +97,46 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
 def _clean(text: str) -> str:
     """One line of feed text: no controls, whitespace runs folded to one space."""
     return squeeze(_INVISIBLE.sub("", text))
+
+
+# Characters that belong to the one before them: a cut between them would split what
+# the reader sees as one letter or one emoji.
+_JOINERS: Final = frozenset("\u200c\u200d\ufe0e\ufe0f")
+
+
+def _cut_at(text: str, limit: int) -> int | None:
+    """How many characters of ``text`` to keep so that they and an ellipsis fit ``limit``.
+
+    None when the text fits as it is. The cut is at the last space that leaves room
+    (``text`` is cleaned: its only whitespace is single spaces), with trailing
+    ``,;:`` dropped; only a single word longer than ``limit`` is cut between
+    characters, and then not before a combining mark or a joiner.
+    """
+    if len(text) <= limit:
+        return None
+    end = limit - len(ELLIPSIS)
+    if end <= 0:
+        return 0
+    if text[end] != " ":
+        space = text.rfind(" ", 0, end)
+        if space > 0:
+            end = space
+        else:
+            while end > 1 and (
+                unicodedata.combining(text[end])
+                or text[end] in _JOINERS
+                or text[end - 1] in _JOINERS
+            ):
+                end -= 1
+    return len(text[:end].rstrip(" ,;:")) or end
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` if it fits ``limit`` characters, else its head cut at a word plus "…"."""
+    at = _cut_at(text, limit)
+    if at is None:
+        return text
+    return text[:at] + ELLIPSIS if limit >= len(ELLIPSIS) else ""
 
 
 def safe_link(url: str | None) -> str | None:
@@ -167,8 +233,30 @@ def _segments(snippet: Snippet) -> list[tuple[str, bool]]:
     return out
 
 
-def _highlight(snippet: Snippet, fmt: Format) -> str:
-    pieces = _segments(snippet)
+def _cut_pieces(pieces: list[tuple[str, bool]], limit: int) -> list[tuple[str, bool]]:
+    """The snippet pieces cut as ``cut`` cuts their text, and the marks with them.
+
+    Marks wholly past the cut go, a mark the cut falls inside keeps the words before
+    it, and the ellipsis is never bold.
+    """
+    at = _cut_at("".join(t for t, _ in pieces), limit)
+    if at is None:
+        return pieces
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for piece, marked in pieces:
+        if pos >= at:
+            break
+        out.append((piece[: at - pos], marked))
+        pos += len(piece)
+    if limit < len(ELLIPSIS):
+        return out
+    if out and not out[-1][1]:
+        return [*out[:-1], (out[-1][0] + ELLIPSIS, False)]
+    return [*out, (ELLIPSIS, False)]
+
+
+def _highlight(pieces: list[tuple[str, bool]], fmt: Format) -> str:
     if fmt in ("html", "telegram"):
         return Markup("").join(
             Markup("<b>{}</b>").format(t) if marked else escape(t) for t, marked in pieces
@@ -207,20 +295,82 @@ class GroupView:
     alerts: tuple[AlertView, ...]
 
 
-def _view(alert: Alert, fmt: Format) -> AlertView:
-    link = safe_link(alert.link)
+def _link(url: str | None) -> str | None:
+    link = safe_link(url)
+    return link if link is not None and len(link) <= MAX_LINK else None
+
+
+def _names(names: Sequence[str], room: int) -> tuple[str, ...]:
+    """Outlet names (each cut to a title) joined by ", " within ``room``, then "N more"."""
+    cleaned = [cut(n, MAX_TITLE) for n in map(_clean, names) if n]
+    if len(", ".join(cleaned)) <= room:
+        return tuple(cleaned)
+    more = len(f", {len(cleaned)} more")
+    kept: list[str] = []
+    used = 0
+    for name in cleaned:
+        step = len(name) + (2 if kept else 0)
+        if used + step + more > room:
+            break
+        kept.append(name)
+        used += step
+    return (*kept, f"{len(cleaned) - len(kept)} more")
+
+
+@dataclass(frozen=True, slots=True)
+class _Capped:
+    """An alert's feed text, cleaned and cut to the caps, not yet escaped."""
+
+    rule: str
+    feed: str
+    title: str
+    link: str | None
+    published: str
+    snippet: list[tuple[str, bool]]
+    also_reported_by: tuple[str, ...]
+
+
+def _capped(alert: Alert) -> _Capped:
+    """The alert's text within the caps: the link whole, then each field in turn.
+
+    Every field gets at most its own cap and at most what ``MAX_ALERT`` has left, in
+    this order: link, time, title, rule, outlet, snippet, other outlets.
+    """
+    link = _link(alert.link)
+    published = _utc(alert.published)
+    room = MAX_ALERT - len(link or "") - len(published)
+
+    def take(text: str, cap: int) -> str:
+        nonlocal room
+        text = cut(text, max(0, min(cap, room)))
+        room -= len(text)
+        return text
+
+    title = take(_clean(alert.title) or "(untitled)", MAX_TITLE)
+    rule = take(_clean(alert.rule), MAX_TITLE)
+    feed = take(_clean(alert.feed), MAX_TITLE)
+    snippet = _cut_pieces(_segments(alert.snippet), max(0, min(MAX_SNIPPET, room)))
+    room -= sum(len(t) for t, _ in snippet)
+    also = _names(alert.also_reported_by, max(0, room))
+    return _Capped(rule, feed, title, link, published, snippet, also)
+
+
+def _view(alert: Alert, fmt: Format, capped: _Capped | None = None) -> AlertView:
+    """What templates see of ``alert`` (``capped``, when given, is ``_capped(alert)``)."""
+    capped = capped or _capped(alert)
+    link = capped.link
     plain = _escaper(fmt)
     if link is not None and fmt == "markdown":
         link = _MD_URL_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", link)
     return AlertView(
-        rule=plain(_clean(alert.rule)),
-        feed=plain(_clean(alert.feed)),
-        title=plain(_clean(alert.title) or "(untitled)"),
+        rule=plain(capped.rule),
+        feed=plain(capped.feed),
+        title=plain(capped.title),
         link=link,
-        published=_utc(alert.published),
+        published=capped.published,
         published_at=alert.published,
-        snippet=_highlight(alert.snippet, fmt),
-        also_reported_by=tuple(plain(n) for n in map(_clean, alert.also_reported_by) if n),
+        snippet=_highlight(capped.snippet, fmt),
+        also_reported_by=tuple(plain(n) for n in capped.also_reported_by),
     )
 
 
@@ -493,36 +643,49 @@ class Renderer:
         return _tidy(text, fmt)
 
     def alert(self, alert: Alert, fmt: Format) -> list[Message]:
-        """One alert as messages; several only when Telegram's length limit needs it."""
+        """One alert as messages; several only when Telegram's length limit needs it.
+
+        Within the caps: at most ``MAX_TELEGRAM_MESSAGES`` Telegram messages (the last
+        ending in "…" and the link when a template made more), a title of at most
+        ``MAX_SUBJECT`` characters.
+        """
         fmt = _as_format(fmt)
-        view = _view(alert, fmt)
-        body = self._render(f"alert.{fmt}", fmt, alert=view)
-        title = f"{_clean(alert.rule)}: {_clean(alert.title) or '(untitled)'}"
+        capped = _capped(alert)
+        body = self._render(f"alert.{fmt}", fmt, alert=_view(alert, fmt, capped))
+        title = cut(f"{capped.rule}: {capped.title}", MAX_SUBJECT)
+        if fmt == "telegram":
+            parts = _telegram_parts(body, TELEGRAM_LIMIT, MAX_TELEGRAM_MESSAGES, capped.link)
+            return [Message("", part, "telegram") for part in parts]
         return self._messages(title, body, fmt, lambda: self.alert(alert, "text")[0].body)
 
     def digest(self, alerts: Sequence[Alert], fmt: Format, title: str) -> list[Message]:
         """Many alerts as one message (or Telegram parts): newest first, grouped by rule.
 
-        No alerts, no message: an empty list.
+        No alerts, no message: an empty list. Each entry is capped as an alert is, so
+        a digest grows with its entries and no further; Telegram gets as many
+        messages as it takes, since a cut there would drop whole stories.
         """
         fmt = _as_format(fmt)
         if not alerts:
             return []
         plain = _escaper(fmt)
         groups = [
-            GroupView(plain(_clean(rule)), tuple(_view(a, fmt) for a in members))
+            GroupView(plain(cut(_clean(rule), MAX_TITLE)), tuple(_view(a, fmt) for a in members))
             for rule, members in _grouped(alerts)
         ]
         body = self._render(
             f"digest.{fmt}",
             fmt,
-            title=plain(_clean(title)),
+            title=plain(cut(_clean(title), MAX_TITLE)),
             groups=groups,
             alerts=[a for g in groups for a in g.alerts],
             count=len(alerts),
         )
         return self._messages(
-            _clean(title), body, fmt, lambda: self.digest(alerts, "text", title)[0].body
+            cut(_clean(title), MAX_SUBJECT),
+            body,
+            fmt,
+            lambda: self.digest(alerts, "text", title)[0].body,
         )
 
     @staticmethod
@@ -700,6 +863,12 @@ def telegram_split(html: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     at the end of the part and reopened at the start of the next. The input is
     normalised to what Telegram accepts on the way (see ``_tg_tokens``).
     """
+    return _telegram_parts(html, limit, None, None)
+
+
+def _telegram_parts(html: str, limit: int, max_parts: int | None, link: str | None) -> list[str]:
+    """``telegram_split``, stopping at ``max_parts``: when more would follow, the last
+    part is cut short to end in "…" and, unless a part already links to it, ``link``."""
     if limit < 2:
         raise ValueError("limit must be at least 2")
     toks = _tg_tokens(html)
@@ -708,6 +877,13 @@ def telegram_split(html: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     i = 0
     while i < len(toks):
         at, stack, skip = _next_break(toks, i, opened, limit)
+        if max_parts is not None and len(parts) == max_parts - 1 and _more(toks, at + skip):
+            # Room for the link unless an earlier part has it; if this one turns out
+            # to have it too, the ellipsis alone ends the part.
+            _, weight = _tail(toks[:i], link)
+            at, stack, _ = _next_break(toks, i, opened, max(2, limit - weight))
+            parts.append(_emit(opened, toks[i:at], stack) + _tail(toks[:at], link)[0])
+            break
         part = _emit(opened, toks[i:at], stack)
         if part:
             parts.append(part)
@@ -718,6 +894,25 @@ def telegram_split(html: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
         ):
             opened, i = opened[:-1], i + 1
     return parts
+
+
+def _more(toks: Sequence[_Tok], start: int) -> bool:
+    """Whether any visible text is left from ``start`` on."""
+    return any(t.kind == "char" and not t.char.isspace() for t in toks[start:])
+
+
+def _tail(sent: Sequence[_Tok], link: str | None) -> tuple[str, int]:
+    """What ends a last part cut short after ``sent``, and at most its weight: "…"
+    (unless the text already ends in one), then the link on a line of its own unless
+    ``sent`` already links to it or shows it."""
+    shown = "".join(t.char for t in sent if t.kind == "char")
+    ellipsis = "" if shown.rstrip().endswith(ELLIPSIS) else ELLIPSIS
+    anchor = f'<a href="{(link or "").replace("&", "&amp;")}">'
+    if link is None or link in shown or any(t.kind == "open" and t.text == anchor for t in sent):
+        return ellipsis, _weight(ELLIPSIS)
+    text = "".join(_ESCAPES.get(c, c) for c in link)
+    weight = _weight(ELLIPSIS) + _weight("\n") + sum(_weight(c) for c in link)
+    return f"{ellipsis}\n{anchor}{text}</a>", weight
 
 
 @dataclass(frozen=True, slots=True)

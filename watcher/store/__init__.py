@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from watcher.store.interface import FeedStore, OutboxStore, ReportStore, Row, Store, StoryStore
+from watcher.store.interface import (
+    FeedStore,
+    MuteStore,
+    OutboxStore,
+    ReportStore,
+    Row,
+    Store,
+    StoryStore,
+)
 from watcher.store.migrations import MIGRATIONS
 from watcher.store.sqlite import SQLiteStore
 
 __all__ = [
     "MIGRATIONS",
     "FeedStore",
+    "MuteStore",
     "OutboxStore",
     "ReportStore",
     "Row",

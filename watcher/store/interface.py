@@ -20,6 +20,7 @@ from watcher.core.records import (
     FeedState,
     HealthCounts,
     KnownStory,
+    Mute,
     PendingDelivery,
     StoredFeed,
 )
@@ -112,6 +113,17 @@ class OutboxStore(Protocol):
         """Every delivery not sent, for ``watcher outbox``."""
 
 
+class MuteStore(Protocol):
+    def mute(self, mute: Mute, now: datetime) -> None:
+        """Mute a rule or a cluster (again: the new period replaces the old)."""
+
+    def unmute(self, kind: str, target: str) -> bool:
+        """Lift a mute; False if there was none."""
+
+    def mutes(self, now: datetime) -> list[Mute]:
+        """The mutes in force at ``now``."""
+
+
 class ReportStore(Protocol):
     def feeds_status(self) -> list[Row]:
         """The feeds table, for ``watcher feeds``."""
@@ -129,7 +141,7 @@ class ReportStore(Protocol):
         """Failing feeds among the configured ``feeds``, and the outbox's backlog."""
 
 
-class Store(FeedStore, StoryStore, OutboxStore, ReportStore, Protocol):
+class Store(FeedStore, StoryStore, OutboxStore, MuteStore, ReportStore, Protocol):
     """All of storage, as the pipeline, the daemon and the CLI see it."""
 
     @property

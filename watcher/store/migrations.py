@@ -113,8 +113,22 @@ def _migration_3(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_4(db: sqlite_utils.Database) -> None:
+    """Mutes (#16): rules and events the user asked not to hear about, for a while."""
+    db.execute(
+        """CREATE TABLE mutes (
+            kind TEXT NOT NULL,
+            target TEXT NOT NULL,
+            until TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (kind, target)
+        )"""
+    )
+
+
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _migration_1,
     _migration_2,
     _migration_3,
+    _migration_4,
 )

@@ -8,12 +8,12 @@ from watcher.core.decide import PollDecision
 from watcher.core.errors import StoreError
 from watcher.store.sqlite_base import iso
 from watcher.store.sqlite_feeds import SQLiteFeeds
-from watcher.store.sqlite_outbox import SQLiteOutbox
+from watcher.store.sqlite_outbox import SQLiteMutes, SQLiteOutbox
 from watcher.store.sqlite_reports import SQLiteReports
 from watcher.store.sqlite_stories import SQLiteStories
 
 
-class SQLiteStore(SQLiteFeeds, SQLiteStories, SQLiteOutbox, SQLiteReports):
+class SQLiteStore(SQLiteFeeds, SQLiteStories, SQLiteOutbox, SQLiteMutes, SQLiteReports):
     """Implements ``watcher.store.Store``; the only place that speaks SQL."""
 
     def record_poll(self, decision: PollDecision) -> int:

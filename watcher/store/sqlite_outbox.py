@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from watcher.core.models import Alert, Notice, Snippet
-from watcher.core.records import PendingDelivery, QueuedAlert, QueuedNotice
+from watcher.core.records import Mute, PendingDelivery, QueuedAlert, QueuedNotice
 from watcher.store.sqlite_base import SQLiteBase, from_iso, iso
 
 
@@ -28,12 +28,14 @@ class SQLiteOutbox(SQLiteBase):
         if not cursor.rowcount:
             return 0
         alert_id = cursor.lastrowid
+        status = "muted" if queued.muted else "pending"
         self.db.conn.executemany(
             """INSERT OR IGNORE INTO deliveries
-               (alert_id, channel, next_attempt, created_at, digest) VALUES (?, ?, ?, ?, ?)""",
+               (alert_id, channel, next_attempt, created_at, digest, status)
+               VALUES (?, ?, ?, ?, ?, ?)""",
             [
                 (alert_id, route.channel, iso(route.digest_at) or now, now,
-                 int(bool(route.digest_at)))
+                 int(bool(route.digest_at)), status)
                 for route in queued.routes
             ],
         )  # fmt: skip
@@ -199,7 +201,7 @@ class SQLiteOutbox(SQLiteBase):
                           COALESCE(s.title, json_extract(d.notice, '$.title')) AS title, s.link
                    FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id
                    LEFT JOIN stories s ON s.id = a.story_id
-                   WHERE d.status NOT IN ('sent', 'dropped') ORDER BY d.id"""
+                   WHERE d.status NOT IN ('sent', 'dropped', 'muted') ORDER BY d.id"""
             )
         )
 
@@ -231,3 +233,31 @@ def _pending(row: dict[str, Any]) -> PendingDelivery:
             kind=row["kind"],
         ),
     )
+
+
+class SQLiteMutes(SQLiteBase):
+    def mute(self, mute: Mute, now: datetime) -> None:
+        with self.db.atomic():
+            self.db.execute(
+                """INSERT INTO mutes (kind, target, until, created_at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (kind, target) DO UPDATE SET until = excluded.until,
+                   created_at = excluded.created_at""",
+                [mute.kind, mute.target, iso(mute.until), iso(now)],
+            )
+
+    def unmute(self, kind: str, target: str) -> bool:
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "DELETE FROM mutes WHERE kind = ? AND target = ?", [kind, target]
+            )
+        return bool(cursor.rowcount)
+
+    def mutes(self, now: datetime) -> list[Mute]:
+        return [
+            Mute(kind, target, from_iso(until))
+            for kind, target, until in self.db.execute(
+                """SELECT kind, target, until FROM mutes WHERE until IS NULL OR until > ?
+                   ORDER BY kind, target""",
+                [iso(now)],
+            )
+        ]

@@ -9,6 +9,7 @@ when the feed is polled next, and which config edits it follows.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
@@ -432,3 +433,32 @@ def test_feed_changes_follow_what_the_user_edited(
     configured: list[FeedSpec], stored: list[StoredFeed], changes: list[object]
 ) -> None:
     assert feed_changes(configured, stored) == changes
+
+
+@pytest.mark.parametrize(
+    ("mutes", "muted"),
+    [
+        (frozenset(), False),
+        (frozenset({("rule", "quake")}), True),
+        (frozenset({("cluster", "1")}), True),
+        (frozenset({("rule", "other"), ("cluster", "2")}), False),
+    ],
+)
+def test_a_muted_rule_or_event_records_its_alert_as_muted(
+    mutes: frozenset[tuple[str, str]], muted: bool
+) -> None:
+    facts = replace(facts_for(item("Quake hits Chile", "https://a/1")), mutes=mutes)
+    (alert,) = decide(facts, POLICY).alerts
+    assert alert.muted is muted and alert.once_key == "alert:1:quake"
+
+
+def test_quiet_hours_hold_a_route_until_they_end_unless_the_rule_is_urgent() -> None:
+    quiet = {"phone": ChannelSpec("phone", ("tgram://x",), quiet="11:00-13:00")}
+    calm = PollPolicy(rules={"quake": RuleSpec("quake", notify=("phone",))}, channels=quiet)
+    urgent = PollPolicy(
+        rules={"quake": RuleSpec("quake", notify=("phone",), urgent=True)}, channels=quiet
+    )
+    (held,) = decide(facts_for(item("Quake", "https://a/1")), calm).alerts
+    assert held.routes == (Route("phone", NOW.replace(hour=13)),)  # NOW is 12:00 UTC
+    (through,) = decide(facts_for(item("Quake", "https://a/1")), urgent).alerts
+    assert through.routes == (Route("phone"),)
