@@ -26,6 +26,12 @@ Each measurement runs in a fresh child process, so its peak memory (VmHWM) is it
 The naive baseline is a sequential loop of ``feedparser.parse(url)`` (urllib
 fetches) over a sample of the same feeds, scaled to all of them.
 
+With ``--items-kind long`` the items are synthetic instead (no corpus needed): a
+50-word summary and 200 words of content:encoded each, words drawn from a seeded
+Zipf vocabulary of 30,000 made-up words, every title unique, and rules written in
+that vocabulary.  ``--scale-feeds 200 1000`` runs each configuration on the first
+200 and on all 1,000 feeds and compares pass 1's cost per story.
+
 Run with ``python bench/bench_fetch.py`` (``--help`` for sizes).  Only loopback
 addresses are used; the server stops by itself when the benchmark ends or after
 ``--server-lifetime`` seconds.  Skips (exit 0) when the corpus is absent.
@@ -240,6 +246,88 @@ def build_feeds(entries: Sequence[CorpusEntry], feeds: int, items: int, seed: in
     return bodies
 
 
+LONG_VOCABULARY = 30_000  # made-up words, Zipf exponent 1.0 (bench/synthetic_text.py)
+LONG_SUMMARY_WORDS = 50
+LONG_CONTENT_WORDS = 200
+
+
+def long_vocabulary(seed: int) -> Any:
+    from synthetic_text import ZipfVocabulary, real_function_words
+
+    return ZipfVocabulary(seed, LONG_VOCABULARY, 1.0, exclude=real_function_words())
+
+
+def long_rules(seed: int) -> tuple[tuple[str, str], ...]:
+    """21 rules of the shapes of RULES, in the long items' vocabulary (by word rank), chosen
+    so that about one story in a hundred gives an alert (RULES: one in two hundred)."""
+    w = long_vocabulary(seed).words
+    return (
+        ("rare-word", w[28_000]),
+        ("word", w[22_000]),
+        ("two-words", f"{w[900]} AND {w[1_400]}"),
+        ("implicit-and", f"{w[700]} {w[2_000]}"),
+        ("phrase", f'"{w[40]} {w[70]}"'),
+        ("phrase-3", f'"{w[5]} {w[12]} {w[30]}"'),
+        ("or-group", f"({w[12_000]} OR {w[17_000]}) AND {w[300]}"),
+        ("and-or", f"{w[300]} AND ({w[4_000]} OR {w[5_000]})"),
+        ("exclusion", f"{w[2_000]} {w[3_000]} -{w[400]}"),
+        ("not", f"{w[1_200]} {w[2_600]} NOT {w[250]}"),
+        ("near", f"{w[120]} NEAR/3 {w[180]}"),
+        ("near-or", f"({w[150]} OR {w[160]}) NEAR/2 {w[600]}"),
+        ("title-only", f"title:({w[3_000]} OR {w[4_500]})"),
+        ("title-and", f"title:{w[200]} AND {w[3_000]}"),
+        ("prefix", f"{w[2_500][:5]}* AND {w[600]}"),
+        ("prefix-and", f"{w[1_800][:4]}* AND {w[2_200]}"),
+        ("three-words", f"{w[100]} AND {w[600]} AND {w[1_200]}"),
+        ("or-pairs", f"({w[900]} AND {w[1_100]}) OR ({w[1_300]} AND {w[1_700]})"),
+        ("common-rare", f"{w[0]} AND {w[29_000]}"),
+        ("rare-pair", f"({w[10_000]} OR {w[11_000]}) AND {w[150]}"),
+        ("group-excl", f"({w[3_500]} OR {w[4_500]}) -{w[1]}"),
+    )
+
+
+def build_long_feeds(feeds: int, items: int, seed: int) -> list[bytes]:
+    """Synthetic feeds: items of a 50-word summary and 200 words of content, titles unique."""
+    from synthetic_text import sentences
+
+    rng = random.Random(seed)
+    vocabulary = long_vocabulary(seed)
+    authors = [
+        f"{a.capitalize()} {b.capitalize()}"
+        for a, b in zip(vocabulary.words[1000:1200], vocabulary.words[3000:3200], strict=True)
+    ]
+    titles: set[str] = set()
+    now = datetime.now(UTC)
+    bodies = []
+    for i in range(feeds):
+        picks = []
+        for j in range(items):
+            title = ""
+            while not title or title in titles:
+                words = vocabulary.draw(rng, rng.randint(8, 12))
+                title = " ".join(words).capitalize()
+            titles.add(title)
+            slug = "-".join(title.lower().split()[:5])
+            summary = f"<p>{sentences(vocabulary.draw(rng, LONG_SUMMARY_WORDS), rng)}</p>"
+            paragraphs = [LONG_CONTENT_WORDS // 4] * 4
+            content = "".join(
+                f"<p>{sentences(vocabulary.draw(rng, n), rng)}</p>\n" for n in paragraphs
+            )
+            picks.append(
+                CorpusEntry(
+                    source=f"long-{i % 50}",
+                    title=title,
+                    link=f"https://long.bench.invalid/news/{i}/{j}/{slug}",
+                    summary=summary,
+                    content=content,
+                    author=rng.choice(authors),
+                    categories=tuple(vocabulary.draw(rng, rng.randint(1, 3))),
+                )
+            )
+        bodies.append(build_feed(i, picks, now, rng))
+    return bodies
+
+
 # ---------------------------------------------------------------- the server
 
 
@@ -351,6 +439,7 @@ class ServerSpec:
     delay: float
     seed: int
     lifetime: float
+    items_kind: str = "corpus"
 
 
 def serve(spec: ServerSpec, conn: Connection) -> None:
@@ -363,8 +452,12 @@ def serve(spec: ServerSpec, conn: Connection) -> None:
 
 async def _serve(spec: ServerSpec, conn: Connection) -> None:
     loop = asyncio.get_running_loop()
-    entries = load_entries(spec.corpus)
-    bodies = build_feeds(entries, spec.feeds, spec.items, spec.seed)
+    if spec.items_kind == "long":
+        entries: list[CorpusEntry] = []
+        bodies = build_long_feeds(spec.feeds, spec.items, spec.seed)
+    else:
+        entries = load_entries(spec.corpus)
+        bodies = build_feeds(entries, spec.feeds, spec.items, spec.seed)
     modified = format_datetime(datetime.now(UTC) - timedelta(minutes=5), usegmt=True)
     server = FeedServer(spec.delay)
     routes: list[dict[str, ServedFeed]] = [{} for _ in range(spec.hosts)]
@@ -504,7 +597,7 @@ def config_text(spec: dict[str, Any]) -> str:
     ]
     lines += [f"  - {{name: bench-{i:04d}, url: '{url}'}}" for i, url in enumerate(spec["urls"])]
     lines.append("rules:")
-    for name, query in RULES:
+    for name, query in spec.get("rules") or RULES:
         lines += [f"  - name: {name}", f"    query: '{query}'"]
     return "\n".join(lines) + "\n"
 
@@ -745,11 +838,19 @@ class Run:
     per_host: int
     profile: bool = False
     workers: int = 2
+    feeds: int | None = None  # the first this many feeds (None: all)
     result: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
 
-def run_child(run: Run, urls: Sequence[str], server_pid: int, tmp: Path, timeout: float) -> None:
+def run_child(
+    run: Run,
+    urls: Sequence[str],
+    server_pid: int,
+    tmp: Path,
+    timeout: float,
+    rules: Sequence[tuple[str, str]] = RULES,
+) -> None:
     workdir = Path(tempfile.mkdtemp(prefix=f"{run.executor}-", dir=tmp))
     result_path = workdir / "result.json"
     spec: dict[str, Any] = {
@@ -760,6 +861,7 @@ def run_child(run: Run, urls: Sequence[str], server_pid: int, tmp: Path, timeout
         "per_host": run.per_host,
         "server_pid": server_pid,
         "profile": run.profile,
+        "rules": [list(rule) for rule in rules],
         "workdir": str(workdir),
         "database": str(workdir / "bench.db"),
         "result": str(result_path),
@@ -875,7 +977,8 @@ def print_table(runs: Sequence[Run], naive: Naive, total_items: int, feeds: int)
         late = p1["lateness"]
         print(
             f"{run.label:<34} {p1['wall']:>8.2f} {rate(p1['items'], p1['wall']):>8,.0f}"
-            f" {naive_total / p1['wall']:>7.1f}x {p1['alerts']:>7,} {p2['wall']:>6.2f}"
+            f" {naive.scaled(run.feeds or feeds) / p1['wall']:>7.1f}x {p1['alerts']:>7,}"
+            f" {p2['wall']:>6.2f}"
             f" {cores:>5.2f} {p1['others_cores']:>6.2f}"
             f" {late['max_ms']:>6.0f}ms {late['p99_ms']:>5.0f} {late['over_50ms']:>5}"
             f" {mb(r['hwm_kb']):>7.0f} {workers:>10}"
@@ -902,7 +1005,8 @@ def print_table(runs: Sequence[Run], naive: Naive, total_items: int, feeds: int)
         r = run.result
         p1, p2 = r["pass1"], r["pass2"]
         line = (
-            f"{run.label}: pass 1 {p1['items']:,}/{total_items:,} items, {p1['errors']} errors,"
+            f"{run.label}: pass 1 {p1['items']:,}/{total_items * (run.feeds or feeds) // feeds:,}"
+            f" items, {p1['errors']} errors,"
             f" CPU main {p1['cpu_main']:.1f} s (garbage collection {p1.get('gc', 0):.1f} s)"
             f" + workers {p1['cpu_workers']:.1f} s"
             f" (+ server {p1['cpu_server']:.1f} s); 304 pass {p2['not_modified']}/{p2['feeds']}"
@@ -919,12 +1023,12 @@ def print_table(runs: Sequence[Run], naive: Naive, total_items: int, feeds: int)
             print(f"    error: {error}")
 
 
-def check_targets(runs: Sequence[Run], naive_total: float) -> None:
+def check_targets(runs: Sequence[Run], naive: Naive, feeds: int) -> None:
     print("\nTargets (issue 5):")
     for run in runs:
         r = run.result
         p1, p2 = r["pass1"], r["pass2"]
-        speed_up = naive_total / p1["wall"]
+        speed_up = naive.scaled(run.feeds or feeds) / p1["wall"]
         checks = [
             (f"pass 1 >= 5x naive ({speed_up:.1f}x)", speed_up >= 5),
             (f"304 pass < 5 s ({p2['wall']:.2f} s)", p2["wall"] < 5),
@@ -932,6 +1036,39 @@ def check_targets(runs: Sequence[Run], naive_total: float) -> None:
         ]
         marks = ", ".join(f"{text}: {'met' if ok else 'NOT met'}" for text, ok in checks)
         print(f"  {run.label}: {marks}")
+
+
+def print_scale(runs: Sequence[Run], counts: Sequence[int]) -> None:
+    """Pass 1's cost per story at each feed count, and its growth from the smallest."""
+    print(
+        f"\nPass 1 per story by feed count (target: {max(counts):,} feeds within 1.35x of"
+        f" {min(counts):,} per story):"
+    )
+    by_config: dict[str, dict[int, Run]] = {}
+    for run in runs:
+        if run.feeds is not None and run.result.get("pass1"):
+            by_config.setdefault(run.label.rsplit(", ", 1)[0], {})[run.feeds] = run
+    for config, by_feeds in by_config.items():
+        cost = {
+            n: 1e6 * r.result["pass1"]["wall"] / max(1, r.result["pass1"]["items"])
+            for n, r in sorted(by_feeds.items())
+        }
+        cores = {
+            n: (r.result["pass1"]["cpu_main"] + r.result["pass1"]["cpu_workers"])
+            / max(1, r.result["pass1"]["items"])
+            * 1e6
+            for n, r in sorted(by_feeds.items())
+        }
+        parts = [f"{n:,} feeds {c:,.0f} µs ({cores[n]:,.0f} µs of CPU)" for n, c in cost.items()]
+        line = f"  {config}: " + "; ".join(parts)
+        if len(cost) > 1:
+            lo, hi = min(cost), max(cost)
+            ratio = cost[hi] / cost[lo]
+            verdict = "met" if ratio <= 1.35 else "NOT met"
+            line += (
+                f"; ratio {ratio:.2f} ({verdict}), CPU per story ratio {cores[hi] / cores[lo]:.2f}"
+            )
+        print(line)
 
 
 def executor_choice(text: str) -> tuple[str, int]:
@@ -1013,6 +1150,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="CONC/PER_HOST",
         help="extra fetch settings to try with the process pool, e.g. 32/2 128/8",
     )
+    parser.add_argument(
+        "--items-kind",
+        choices=("corpus", "long"),
+        default="corpus",
+        help="corpus: items rebuilt from the real corpus (the default); long: synthetic items"
+        " of a 50-word summary and 200 words of content, Zipf vocabulary, unique titles",
+    )
+    parser.add_argument(
+        "--scale-feeds",
+        nargs="+",
+        type=int,
+        default=[],
+        metavar="N",
+        help="run each configuration on the first N feeds for each N (e.g. 200 1000; the"
+        " server serves the largest) and compare pass 1's cost per story",
+    )
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument("--server-lifetime", type=float, default=900.0)
@@ -1021,7 +1174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.client:
         return client_main(args.client)
 
-    if not args.corpus.is_dir():
+    if args.scale_feeds:
+        if min(args.scale_feeds) < 1:
+            parser.error("--scale-feeds: feed counts must be at least 1")
+        args.feeds = max(args.scale_feeds)
+    if args.items_kind == "corpus" and not args.corpus.is_dir():
         print(f"skipped: no corpus at {args.corpus}")
         return 0
     if not 1 <= args.hosts <= 253 or not loopback_ok(args.hosts):
@@ -1032,8 +1189,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.pop("ALL_PROXY", None)
 
     server_spec = ServerSpec(
-        args.corpus, args.feeds, args.items, args.hosts, args.delay, args.seed, args.server_lifetime
+        args.corpus,
+        args.feeds,
+        args.items,
+        args.hosts,
+        args.delay,
+        args.seed,
+        args.server_lifetime,
+        args.items_kind,
     )
+    rules = long_rules(args.seed) if args.items_kind == "long" else RULES
     runs = [
         Run(
             "workers: 0 (threads)" if kind == "thread" else f"workers: {workers} (processes)",
@@ -1044,6 +1209,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         for kind, workers in args.executors
     ]
+    if args.scale_feeds:
+        runs = [
+            Run(
+                f"{run.label}, {n} feeds",
+                run.executor,
+                run.concurrency,
+                run.per_host,
+                workers=run.workers,
+                feeds=n,
+            )
+            for run in runs
+            for n in sorted(set(args.scale_feeds))
+        ]
     pools = [workers for kind, workers in args.executors if kind == "process"] or [2]
     for setting in args.sweep:
         conc, _, per_host = setting.partition("/")
@@ -1078,26 +1256,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         info = server.info
         urls: list[str] = info["urls"]
         total_items = args.feeds * args.items
+        origin = (
+            f"synthetic: {LONG_SUMMARY_WORDS}-word summary, {LONG_CONTENT_WORDS} words of"
+            f" content, Zipf over {LONG_VOCABULARY:,} made-up words, unique titles"
+            if args.items_kind == "long"
+            else f"from {info['corpus_entries']:,} corpus stories"
+        )
         print(
             f"{args.feeds:,} feeds x {args.items} items = {total_items:,} items"
-            f" (from {info['corpus_entries']:,} corpus stories), on {args.hosts} loopback hosts,"
+            f" ({origin}), on {args.hosts} loopback hosts,"
             f" {args.delay * 1000:.0f} ms per answer;"
             f" feed {info['raw_bytes'] / args.feeds / 1024:.0f} KB"
             f" ({info['gzip_bytes'] / args.feeds / 1024:.0f} KB gzipped);"
-            f" {len(RULES)} rules; fetch concurrency {args.concurrency}, per host {args.per_host};"
+            f" {len(rules)} rules; fetch concurrency {args.concurrency}, per host {args.per_host};"
             f" {os.cpu_count()} CPUs; {tree_state()}"
         )
         for run in runs:
-            run_child(run, urls, server.pid, Path(tmp), timeout=900)
+            run_child(run, urls[: run.feeds], server.pid, Path(tmp), 900, rules)
         if profiled:
-            run_child(profiled, sample(urls, args.profile_feeds), server.pid, Path(tmp), 900)
+            profile_urls = sample(urls, args.profile_feeds)
+            run_child(profiled, profile_urls, server.pid, Path(tmp), 900, rules)
         chosen = sample(urls, args.naive_sample)
         print(f"  running: naive feedparser loop over {len(chosen)} feeds ...", flush=True)
         naive = naive_loop(chosen, server.pid)
         stats = server.stats()
     done = [run for run in runs if run.error is None]
     print_table(done, naive, total_items, args.feeds)
-    check_targets(done, naive.scaled(args.feeds))
+    check_targets(done, naive, args.feeds)
+    if args.scale_feeds:
+        print_scale(done, args.scale_feeds)
     print(
         f"server (all runs): {stats.get('requests', 0):,} requests, {stats.get('ok', 0):,} x 200,"
         f" {stats.get('not_modified', 0):,} x 304, {stats.get('not_found', 0)} x 404,"

@@ -32,6 +32,7 @@ from watcher.clock import utc_now
 from watcher.config import Config, channel_secrets, json_schema, load_config, locate_config
 from watcher.core.cluster import Fingerprint, similarity, stored_fingerprint
 from watcher.core.cluster import explain as explain_pair
+from watcher.core.decide import corroboration
 from watcher.core.errors import ConfigError, FeedError, QueryError, StoreError, WatcherError
 from watcher.core.extract import extract_article
 from watcher.core.models import STDOUT_CHANNEL, FeedSpec, Notice, RuleSpec, Story
@@ -469,6 +470,9 @@ def backtest(obj: Context, rule_or_query: str, since: str, as_json: bool) -> Non
         }
         by_cluster[cluster_id] = row
         rows.append(row)
+    rule = named.get(rule_or_query)
+    if rule is not None and rule.min_sources:
+        rows = _corroborated_rows(config, rule, rows, stories)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     elif rows:
@@ -486,6 +490,31 @@ def backtest(obj: Context, rule_or_query: str, since: str, as_json: bool) -> Non
         Console().print(table)
         say(f"{len(rows)} events matched among {len(stories)} stories")
     sys.exit(EXIT_OK if rows else EXIT_NO)
+
+
+def _corroborated_rows(
+    config: Config,
+    rule: RuleSpec,
+    rows: list[dict[str, Any]],
+    stories: list[tuple[int, str, int, Story]],
+) -> list[dict[str, Any]]:
+    """Only the events a rule with ``min_sources`` would have alerted on, as the daemon
+    decides it (``core.decide.corroboration``), with the outlets that counted."""
+    outlets = {feed.name: feed.outlet for feed in config.feeds}
+    reports: dict[int, list[tuple[str, datetime]]] = {}
+    for _, seen_at, cluster_id, story in stories:
+        outlet = outlets.get(story.feed, story.feed)
+        reports.setdefault(cluster_id, []).append((outlet, datetime.fromisoformat(seen_at)))
+    assert rule.min_sources is not None
+    kept = []
+    for row in rows:
+        counted = corroboration(
+            reports.get(row["cluster"], ()), rule.min_sources, rule.within or config.cluster_window
+        )
+        if counted is not None:
+            row["reported_by"] = [[outlet, at.isoformat()] for outlet, at in counted]
+            kept.append(row)
+    return kept
 
 
 @cli.group(invoke_without_command=True)
@@ -912,6 +941,89 @@ def _explain_pair(config: Config, links: tuple[str, str], as_json: bool) -> None
             markup=False,
         )
     sys.exit(EXIT_OK if parts.same_event else EXIT_NO)
+
+
+@cli.command()
+@click.option("--since", default="24h", show_default=True, help="Alerts made this recently.")
+@click.option("--rule", metavar="NAME", help="One rule's alerts only.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@click.pass_obj
+def alerts(obj: Context, since: str, rule: str | None, as_json: bool) -> None:
+    """What was alerted, oldest first: when, by which rule, about which event (cluster),
+    to which channels, and with what outcome there.
+
+    Outcomes: sent, pending (retrying, or waiting for a digest), failed (given up),
+    muted (never sent), orphaned (its channel left the config), dropped.
+    """
+    config = guarded(obj.config)
+    window = _window("alerts", since)
+    with closing(guarded(lambda: open_store(config.database))) as store:
+        rows = guarded(lambda: store.alert_log(utc_now() - window, rule))
+    configured = [r.name for r in config.rules]
+    if rule is not None and not rows and rule not in configured:
+        known = ", ".join(configured) or "none"
+        fail(f"watcher alerts: no rule named '{rule}' (known: {known})", EXIT_CONFIG)
+    listing = [_alert_entry(row) for row in rows]
+    if as_json:
+        click.echo(json.dumps(listing, indent=2, ensure_ascii=False))
+        return
+    if not listing:
+        return
+    table = Table(box=None, header_style="bold")
+    table.add_column("when", no_wrap=True)
+    for column in ("rule", "kind"):
+        table.add_column(column, overflow="fold")
+    # Cluster ids are long: shown whole, for `watcher mute --cluster ID`.
+    table.add_column(
+        "cluster", no_wrap=True, min_width=max(len(str(e["cluster"])) for e in listing)
+    )
+    for column in ("title", "channels"):
+        table.add_column(column, overflow="fold", ratio=1)
+    for entry in listing:
+        table.add_row(
+            _short_time(entry["at"])[:16],
+            Text(entry["rule"]),
+            entry["kind"],
+            str(entry["cluster"]),
+            Text(entry["title"] or ""),  # as text: a title's [brackets] are not markup
+            Text(", ".join(_outcome(d) for d in entry["deliveries"]) or "(no channel)"),
+            style=None if entry["told"] else "yellow",
+        )
+    Console().print(table)
+
+
+def _alert_entry(row: dict[str, Any]) -> dict[str, Any]:
+    """One alert of ``watcher alerts --json``."""
+    return {
+        "id": row["id"],
+        "at": row["created_at"],
+        "kind": row["kind"],
+        "rule": row["rule"],
+        "cluster": row["cluster_id"],
+        "story": row["story_id"],
+        "feed": row["feed"],
+        "title": row["title"],
+        "link": row["link"],
+        "published": row["published"],
+        "outlets": row["outlets"],
+        "snippet": row["snippet"],
+        "told": any(d["status"] == "sent" for d in row["deliveries"]),
+        "deliveries": row["deliveries"],
+    }
+
+
+def _outcome(delivery: dict[str, Any]) -> str:
+    status = delivery["status"]
+    if status == "sent":
+        text = f"sent {_short_time(delivery['sent_at'])[11:16]}".rstrip()
+    elif status == "pending" and delivery["digest"]:
+        text = f"pending (digest {_short_time(delivery['next_attempt'])[11:16]})"
+    elif status in ("pending", "failed") and delivery["attempts"]:
+        tries = delivery["attempts"]
+        text = f"{status} ({tries} {'try' if tries == 1 else 'tries'})"
+    else:
+        text = status
+    return f"{delivery['channel']}: {text}"
 
 
 def main() -> None:

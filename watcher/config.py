@@ -29,7 +29,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.reader import ReaderError
 
-from watcher.core.dedupe import canonical_url
+from watcher.core.dedupe import canonical_url, default_outlet
 from watcher.core.errors import ConfigError, Problem, QueryError
 from watcher.core.listing import selector_problem
 from watcher.core.models import ChannelSpec, Examples, FeedSpec, RuleSpec
@@ -138,6 +138,11 @@ class FeedModel(_Strict):
     full_text: bool = Field(
         False, description="Fetch each new story's page and match on its main text too."
     )
+    outlet: str | None = Field(
+        None,
+        description="Who publishes it (default: the URL's host without www.): feeds of one"
+        " outlet count once for `min_sources`.",
+    )
 
 
 class ExamplesModel(_Strict):
@@ -223,6 +228,16 @@ class RuleModel(_Strict):
         " or the story is edited in place.",
     )
     urgent: bool = Field(False, description="Alert through channels' quiet hours.")
+    min_sources: int | None = Field(
+        None,
+        ge=2,
+        description="Alert only when this many distinct outlets report the event (corroborated).",
+    )
+    within: Duration | None = Field(
+        None,
+        description="With min_sources: the outlets must report within this long of the first"
+        " report (default: `cluster_window`).",
+    )
 
 
 class ConfigModel(_Strict):
@@ -258,9 +273,17 @@ class ConfigModel(_Strict):
         timedelta(days=90),
         description="Stories older than this are pruned, except those that alerted.",
     )
-    metrics: str | None = Field(
-        None, description="Serve Prometheus metrics and /health here, e.g. 127.0.0.1:9108."
+    http: str | None = Field(
+        None,
+        description="Serve /metrics, /health and the alert feeds (/alerts.atom) here,"
+        " e.g. 127.0.0.1:9108.",
     )
+    http_token: str | None = Field(
+        None,
+        description="Token the alert feeds want (?token= or a bearer header), e.g."
+        " ${WATCHER_HTTP_TOKEN}; /metrics and /health stay open.",
+    )
+    metrics: str | None = Field(None, description="The old name of `http`.")
     cluster: bool = Field(
         True, description="Treat the same story from several outlets as one (one alert)."
     )
@@ -312,13 +335,71 @@ class Config:
     timezone: str | None
     give_up_after: timedelta
     retention: timedelta
-    metrics: tuple[str, int] | None
+    http: tuple[str, int] | None  # the listener's address (`http`, or its old name `metrics`)
+    http_token: str | None = field(repr=False)
     cluster: bool
     workers: int | None
     cluster_window: timedelta
     cluster_threshold: float
     warnings: tuple[Problem, ...]
     env: Mapping[str, str] = field(repr=False)
+
+    @property
+    def metrics(self) -> tuple[str, int] | None:
+        """The old name of ``http``."""
+        return self.http
+
+
+MIN_TOKEN = 16
+
+
+def _http(
+    model: ConfigModel, data: Any, shown: str, env: dict[str, str], problems: list[Problem]
+) -> tuple[tuple[str, int] | None, str | None, list[Problem]]:
+    """The listener's address (``http``, or ``metrics``, its old name) and the feeds' token."""
+    from watcher.metrics import parse_listen
+
+    warnings: list[Problem] = []
+    key = "http" if model.http is not None or model.metrics is None else "metrics"
+    if model.http is not None and model.metrics is not None:
+        line = _line_of(data, ("metrics",))
+        problems.append(Problem(shown, line, "metrics: the old name of http; keep one of them"))
+    address = None
+    value = model.http if key == "http" else model.metrics
+    if value:
+        try:
+            address = parse_listen(value)
+        except ValueError as exc:
+            problems.append(Problem(shown, _line_of(data, (key,)), f"{key}: {exc}"))
+    token = None
+    if model.http_token is not None:
+        line = _line_of(data, ("http_token",))
+        missing = [
+            v for v in ENV_VAR.findall(model.http_token) if v not in env and not _credential(v, env)
+        ]
+        for var in missing:
+            problems.append(
+                Problem(shown, line, f"http_token: environment variable ${{{var}}} is not set")
+            )
+        token = expand_env(model.http_token, env)
+        if not missing and not token.strip():
+            problems.append(Problem(shown, line, "http_token: is empty"))
+        elif not missing and len(token) < MIN_TOKEN:
+            warnings.append(
+                Problem(shown, line, f"http_token: under {MIN_TOKEN} characters, easy to guess")
+            )
+        if not ENV_VAR.search(model.http_token):
+            warnings.append(
+                Problem(
+                    shown,
+                    line,
+                    "http_token: a secret written in the file; write ${VAR} and set VAR"
+                    " in the environment",
+                )
+            )
+        if address is None and value is None:
+            warnings.append(Problem(shown, line, "http_token: no `http` listener to use it"))
+    return address, token, warnings
 
 
 def locate_config(option: str | os.PathLike[str] | None, env: Mapping[str, str]) -> Path:
@@ -396,15 +477,9 @@ def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
             problems.append(Problem(shown, line, f"health_notify: unknown channel '{channel}'"))
     feeds = _feeds(parts, data, shown, problems)
     rules = _rules(parts, data, shown, channels, {f.name for f in feeds}, problems)
-    metrics = None
-    if model.metrics:
-        from watcher.metrics import parse_listen
-
-        try:
-            metrics = parse_listen(model.metrics)
-        except ValueError as exc:
-            problems.append(Problem(shown, _line_of(data, ("metrics",)), f"metrics: {exc}"))
+    http, http_token, http_warnings = _http(model, data, shown, env, problems)
     warnings = _interval_checks(model, feeds, data, shown, problems) + _duplicate_urls(feeds, shown)
+    warnings += http_warnings
     if model.timezone:
         try:
             zoneinfo.ZoneInfo(model.timezone)
@@ -432,7 +507,8 @@ def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
         timezone=model.timezone,
         give_up_after=model.give_up_after,
         retention=model.retention,
-        metrics=metrics,
+        http=http,
+        http_token=http_token,
         cluster=model.cluster,
         workers=model.workers,
         cluster_window=model.cluster_window,
@@ -669,6 +745,7 @@ def _feeds(parts: _Parts, data: Any, shown: str, problems: list[Problem]) -> tup
                 kind=feed.type,
                 links=feed.links,
                 full_text=feed.full_text,
+                outlet=feed.outlet or default_outlet(feed.url),
                 line=line,
             )
         )
@@ -731,6 +808,8 @@ def _rules(
             digest=rule.digest,
             updates=rule.updates,
             urgent=rule.urgent,
+            min_sources=rule.min_sources,
+            within=rule.within,
             line=line,
         )
         try:

@@ -14,19 +14,20 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from watcher.clock import Clock, utc_now
 from watcher.config import Config, load_config
-from watcher.core.errors import ConfigError
+from watcher.core.errors import ConfigError, Problem
 from watcher.core.models import FeedSpec
 from watcher.log import log_warnings
 from watcher.metrics import Metrics
@@ -34,6 +35,9 @@ from watcher.pipeline import Pipeline
 from watcher.sdnotify import Notifier
 from watcher.settings import feed_named
 from watcher.wiring import health, open_pipeline, prune, rewire
+
+if TYPE_CHECKING:
+    from watcher.http import Listener
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,10 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self.watch = watch
         self.metrics = Metrics()
+        # Imported here: aiohttp costs every other command a fifth of a second to load.
+        from watcher.http import Listener
+
+        self.listener: Listener = Listener(self.metrics)
         self._stop = asyncio.Event()
         self._reload = asyncio.Event()
         self._inflight: set[asyncio.Task[Any]] = set()
@@ -82,8 +90,24 @@ class Daemon:
             self.config, clock=self.clock, metrics=self.metrics, role="run"
         ) as pipeline:
             self.metrics.health = lambda: self._health(pipeline)
-            if self.config.metrics:
-                await self.metrics.serve(*self.config.metrics)
+            if self.config.http:
+                from watcher.http import AlertFeeds
+
+                # Rules and token are looked up at each request, so a reload applies to them.
+                self.listener.feeds = AlertFeeds(
+                    store=pipeline.store,
+                    rules=lambda: {rule.name for rule in self.config.rules},
+                    token=lambda: self.config.http_token,
+                    instance=str(self.config.database.resolve()),
+                )
+                try:
+                    await self.listener.serve(*self.config.http)
+                except OSError as exc:  # taken, or not an address of this host
+                    host, port = self.config.http
+                    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+                    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+                    message = f"http: cannot listen on {where}: {reason.lower()}"
+                    raise ConfigError([Problem(str(self.config.path), None, message)]) from None
             scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
             self._schedule_feeds(scheduler, pipeline, self.config.feeds, first=True)
             self._every(scheduler, "deliver", DELIVERY_INTERVAL, pipeline.deliver_due)
@@ -118,7 +142,7 @@ class Daemon:
                 await self._finish_inflight()
                 scheduler.shutdown(wait=False)
                 await self._final_delivery(pipeline)
-                await self.metrics.close()
+                await self.listener.close()
         log.info("stopped")
 
     # -- jobs ------------------------------------------------------------------------------

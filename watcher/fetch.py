@@ -6,8 +6,15 @@ Every fetch is bounded in time (connect, read and a total deadline), in size
 result, worded for the user; ``Fetcher.fetch`` never raises for anything a
 network or server does.
 
+Every URL but the one the user configured is checked by ``watcher.netguard``
+before anything is sent: a host that resolves into the user's own network
+(loopback, private, link-local, ...) is refused unless the configured feed is
+in that same network or ``allow_private`` is set; the connection is made to
+the very addresses checked.
+
 Error ``kind`` values: ``timeout``, ``connect``, ``http``, ``too_large``,
-``redirect``, ``protocol``, ``encoding``, ``url`` and ``internal``.
+``redirect``, ``protocol``, ``encoding``, ``url``, ``blocked`` (refused by the
+network guard) and ``internal``.
 """
 
 from __future__ import annotations
@@ -19,17 +26,19 @@ import re
 import socket
 import ssl
 import zlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from types import TracebackType
 
+import httpcore
 import httpx
+from httpx._utils import URLPattern, get_environment_proxies
 
-from watcher import __version__
+from watcher import __version__, netguard
 from watcher.clock import Clock, utc_now
 from watcher.core.errors import FeedError
 from watcher.core.politeness import parse_max_age, parse_retry_after
@@ -54,7 +63,12 @@ def user_agent() -> str:
 
 @dataclass(frozen=True)
 class FetchSettings:
-    """Limits for fetching; per feed, only the timeouts, caps, redirects and agent apply."""
+    """Limits for fetching; per feed, only the timeouts, caps, redirects, agent and
+    ``allow_private`` apply.
+
+    ``allow_private``: links and redirects may reach loopback, private, link-local
+    and other non-public addresses (``watcher.netguard``), as the configured URL may.
+    """
 
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
@@ -65,15 +79,26 @@ class FetchSettings:
     global_concurrency: int = 32
     per_host_concurrency: int = 2
     user_agent: str = field(default_factory=user_agent)
+    allow_private: bool = False
 
 
 @dataclass(frozen=True)
 class FetchRequest:
+    """One fetch for ``feed``.
+
+    ``origin`` is the URL the user configured for the feed, when ``url`` is not
+    that one: an article link, a listing link, an advertised feed, a child sitemap
+    or a stored redirect target.  Only the exact configured URL (``origin``, or
+    ``url`` when there is no ``origin``) is trusted; ``url`` otherwise, and every
+    redirect, may reach only public addresses and the origin host's own network.
+    """
+
     feed: str
     url: str
     etag: str | None = None
     last_modified: str | None = None
     settings: FetchSettings | None = None
+    origin: str | None = None
 
 
 @dataclass(frozen=True)
@@ -372,14 +397,43 @@ class _Borrowed(httpx.AsyncBaseTransport):
         pass
 
 
-@dataclass
-class _Host:
-    """What the fetcher keeps per host: its request slots, and its client while in use."""
+def _guarded_transport(tls: ssl.SSLContext, limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+    """httpx's transport over a pool that connects through ``netguard.GuardedBackend``.
 
-    slots: asyncio.Semaphore
-    client: httpx.AsyncClient | None = None
+    ``httpx.AsyncHTTPTransport`` takes no network backend, but it is a thin shell
+    (request and exception mapping) around one httpcore pool, built here as httpx
+    builds it, with the backend added.  (httpx is pinned; a test checks the seam.)
+    """
+    transport = httpx.AsyncHTTPTransport(verify=tls, limits=limits)
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=tls,
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=netguard.GuardedBackend(),
+    )
+    return transport
+
+
+@dataclass
+class _Client:
+    client: httpx.AsyncClient
     busy: int = 0  # requests in flight
     used: float = 0.0  # loop time when the last one finished
+
+
+@dataclass
+class _Host:
+    """What the fetcher keeps per host: its request slots, and its clients while in use.
+
+    One client per address range its requests were admitted to (``Admission.block``;
+    None: public): a connection pooled for a request that could reach, say,
+    10.0.0.0/8 is only ever reused by another request admitted to 10.0.0.0/8, never
+    by one that may reach only public addresses.  Almost every host has one.
+    """
+
+    slots: asyncio.Semaphore
+    clients: dict[str | None, _Client] = field(default_factory=dict)
 
 
 class Fetcher:
@@ -390,10 +444,19 @@ class Fetcher:
     pool kept alive to fifty hosts cost a third of the event loop's fetch time.
     The clients share one TLS context (loading the CA bundle once).
 
+    Proxies named by the environment (``HTTP_PROXY``, ``HTTPS_PROXY``,
+    ``ALL_PROXY``, ``NO_PROXY``) are used as httpx would; the proxy is a trusted
+    hop, never checked by the network guard.
+
     ``transport``, when given, carries every host's requests instead of the network
     (e.g. an ``httpx.MockTransport`` in tests); limits, caps, redirects and
     conditional GET work the same through it. The caller owns it: the fetcher
     never closes it.
+
+    ``resolver`` turns host names into the addresses the network guard checks and
+    connects to (``watcher.netguard``); by default the system's.  With a
+    ``transport`` and no ``resolver``, the transport stands for the whole network
+    and nothing is resolved or checked.
     """
 
     def __init__(
@@ -402,17 +465,29 @@ class Fetcher:
         *,
         clock: Clock = utc_now,
         transport: httpx.AsyncBaseTransport | None = None,
+        resolver: netguard.Resolver | None = None,
     ) -> None:
         self.settings = settings
         self._clock = clock
         self._transport = None if transport is None else _Borrowed(transport)
+        if resolver is None and transport is None:
+            resolver = netguard.default_resolver()
+        self._guard = None if resolver is None else netguard.Guard(resolver)
         self._tls: ssl.SSLContext | None = None
+        self._proxies: dict[str, str | None] = {}
+        self._proxy_patterns: list[tuple[URLPattern, str | None]] = []
         self._swept = 0.0
         self._global = asyncio.Semaphore(settings.global_concurrency)
         self._hosts: dict[str, _Host] = {}
 
     async def __aenter__(self) -> Fetcher:
         self._tls = httpx.create_ssl_context()
+        if self._transport is None:  # as httpx.AsyncClient reads them (trust_env)
+            self._proxies = get_environment_proxies()
+            self._proxy_patterns = sorted(
+                ((URLPattern(key), proxy) for key, proxy in self._proxies.items()),
+                key=lambda item: item[0],
+            )
         return self
 
     async def __aexit__(
@@ -422,17 +497,17 @@ class Fetcher:
         tb: TracebackType | None,
     ) -> None:
         self._tls = None
-        await self._close_clients(lambda record: True)
+        await self._close_clients(lambda entry: True)
 
     @asynccontextmanager
-    async def _using(self, host: str) -> AsyncIterator[httpx.AsyncClient]:
-        """A request slot of ``host`` and a global one, and the host's client."""
+    async def _slot(self, host: str) -> AsyncIterator[_Host]:
+        """A request slot of ``host`` and a global one."""
         assert self._tls is not None
         loop = asyncio.get_running_loop()
         if loop.time() - self._swept >= KEEPALIVE_EXPIRY:
             self._swept = now = loop.time()
             await self._close_clients(
-                lambda record: not record.busy and now - record.used >= KEEPALIVE_EXPIRY
+                lambda entry: not entry.busy and now - entry.used >= KEEPALIVE_EXPIRY
             )
         record = self._hosts.get(host)
         if record is None:
@@ -442,36 +517,66 @@ class Fetcher:
         # Host first, then global: a queue of feeds for one busy host must not hold
         # global slots that feeds of other hosts could use.
         async with record.slots, self._global:
-            if record.client is None:
-                record.client = httpx.AsyncClient(
-                    follow_redirects=False,
-                    verify=self._tls,
-                    # Concurrency is bounded by our semaphores; the pool must never be
-                    # the bottleneck.
-                    limits=httpx.Limits(
-                        max_connections=None,
-                        max_keepalive_connections=self.settings.per_host_concurrency,
-                        keepalive_expiry=KEEPALIVE_EXPIRY,
-                    ),
-                    # Feeds need no cookies; a shared jar would leak them between feeds.
-                    cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
-                    # None: httpx's own, built from verify and limits above.
-                    transport=self._transport,
-                )
-            record.busy += 1
-            try:
-                yield record.client
-            finally:
-                record.busy -= 1
-                record.used = loop.time()
+            yield record
 
-    async def _close_clients(self, which: Callable[[_Host], bool]) -> None:
+    @contextmanager
+    def _client(self, record: _Host, block: str | None) -> Iterator[httpx.AsyncClient]:
+        """The host's client for requests admitted to ``block``."""
+        entry = record.clients.get(block)
+        if entry is None:
+            entry = record.clients[block] = _Client(self._new_client())
+        entry.busy += 1
+        try:
+            yield entry.client
+        finally:
+            entry.busy -= 1
+            entry.used = asyncio.get_running_loop().time()
+
+    def _new_client(self) -> httpx.AsyncClient:
+        assert self._tls is not None
+        # Concurrency is bounded by our semaphores; the pool must never be the bottleneck.
+        limits = httpx.Limits(
+            max_connections=None,
+            max_keepalive_connections=self.settings.per_host_concurrency,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+        )
+        transport: httpx.AsyncBaseTransport
+        mounts: dict[str, httpx.AsyncBaseTransport | None] | None = None
+        if self._transport is not None:
+            transport = self._transport
+        else:
+            transport = _guarded_transport(self._tls, limits)
+            mounts = {
+                key: None
+                if proxy is None
+                else httpx.AsyncHTTPTransport(verify=self._tls, limits=limits, proxy=proxy)
+                for key, proxy in self._proxies.items()
+            }
+        return httpx.AsyncClient(
+            follow_redirects=False,
+            verify=self._tls,
+            limits=limits,
+            # Feeds need no cookies; a shared jar would leak them between feeds.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+            transport=transport,
+            mounts=mounts,
+        )
+
+    def _proxied(self, url: httpx.URL) -> bool:
+        """Whether ``url`` goes through a proxy (the first matching pattern, as in httpx)."""
+        for pattern, proxy in self._proxy_patterns:
+            if pattern.matches(url):
+                return proxy is not None
+        return False
+
+    async def _close_clients(self, which: Callable[[_Client], bool]) -> None:
         # All taken out before the first await, so none can be handed out meanwhile.
         closing = []
         for record in self._hosts.values():
-            if record.client is not None and which(record):
-                closing.append(record.client)
-                record.client = None
+            for block, entry in list(record.clients.items()):
+                if which(entry):
+                    closing.append(entry.client)
+                    del record.clients[block]
         for client in closing:
             await client.aclose()
 
@@ -584,13 +689,16 @@ class Fetcher:
         async with asyncio.timeout(None) as deadline:
             for _hop in range(settings.max_redirects + 1):
                 url = httpx.URL(trace.final_url)
-                async with self._using(url.host) as client:
+                async with self._slot(url.host) as record:
                     if trace.started is None:
                         trace.started = loop.time()
                         deadline.reschedule(trace.started + settings.deadline)
-                    outcome = await self._request(
-                        client, req, settings, trace, called, headers, timeout
-                    )
+                    admission = await self._admit(req, url, settings, trace)
+                    block = admission.block if admission is not None else None
+                    with self._client(record, block) as client, netguard.admitted(admission):
+                        outcome = await self._request(
+                            client, req, settings, trace, called, headers, timeout
+                        )
                 if isinstance(outcome, FetchedFeed):
                     if permanent_url is not None and outcome.error is None:
                         log.warning(
@@ -620,6 +728,54 @@ class Fetcher:
             FeedError(f"too many redirects (more than {settings.max_redirects})", kind="redirect"),
             trace.status,
         )
+
+    async def _admit(
+        self, req: FetchRequest, url: httpx.URL, settings: FetchSettings, trace: _Trace
+    ) -> netguard.Admission | None:
+        """The addresses this hop may connect to, checked by the network guard.
+
+        Resolving counts against the connect timeout, as it did inside the connect.
+        """
+        if self._guard is None:
+            return None
+        origin = req.origin or req.url
+        try:
+            origin_host = httpx.URL(origin).raw_host.decode("ascii")
+        except (httpx.InvalidURL, ValueError, TypeError):
+            origin_host = ""  # resolves to nothing: public addresses only
+        try:
+            async with asyncio.timeout(settings.connect_timeout) as limit:
+                return await self._guard.admit(
+                    url.raw_host.decode("ascii"),
+                    origin_host=origin_host,
+                    trusted=trace.final_url == origin,
+                    allow_private=settings.allow_private,
+                    proxied=self._proxied(url),
+                )
+        except TimeoutError:
+            if not limit.expired():
+                raise  # the deadline's, not ours
+            raise _Fail(
+                FeedError(
+                    f"could not resolve host {url.host} within "
+                    f"{_seconds(settings.connect_timeout)}",
+                    kind="timeout",
+                ),
+                trace.status,
+            ) from None
+        except netguard.Unresolved:
+            raise _Fail(
+                FeedError(f"could not resolve host {url.host}", kind="connect"), trace.status
+            ) from None
+        except netguard.Refused as exc:
+            if trace.final_url == req.url:
+                message = f"refused: {exc}, which a link from a feed may not reach"
+            else:
+                message = f"refused the redirect to {trace.final_url}: {exc}"
+            raise _Fail(
+                FeedError(f"{message} (fetch.allow_private: true allows it)", kind="blocked"),
+                trace.status,
+            ) from None
 
     async def _request(
         self,

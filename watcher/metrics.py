@@ -1,35 +1,24 @@
-"""Prometheus metrics and a health endpoint (``metrics: 127.0.0.1:9108`` in config.yaml).
+"""Prometheus metrics and the health report that ``/health`` shows.
 
 The metrics live in a private registry, not prometheus_client's global one,
 so a reload (or a test) can build a fresh :class:`Metrics` without colliding
-with the old names.  The HTTP server is a few lines on ``asyncio.start_server``
-inside the daemon's own event loop: no thread to stop, and ``close()`` ends
-it at once, open scrapes included.
+with the old names.  ``watcher.http`` serves them (``http: 127.0.0.1:9108``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import inspect
 import ipaddress
-import json
-import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from http import HTTPStatus
 from typing import Any, Literal
 
 from prometheus_client import (
-    CONTENT_TYPE_PLAIN_0_0_4,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     generate_latest,
 )
-
-log = logging.getLogger(__name__)
 
 FetchOutcome = Literal["ok", "not_modified", "error"]
 FETCH_OUTCOMES: tuple[FetchOutcome, ...] = ("ok", "not_modified", "error")
@@ -40,47 +29,43 @@ FETCH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 HealthReport = Mapping[str, Any]
 HealthHook = Callable[[], HealthReport | Awaitable[HealthReport]]
 
-# A scrape is one short request; anything slower or bigger is not Prometheus.
-REQUEST_TIMEOUT = 5.0
-MAX_REQUEST_HEAD = 8192
-
 _HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 
 
 def parse_listen(value: str) -> tuple[str, int]:
     """``host:port`` from config.yaml; a bare ``:port`` means loopback, never every interface.
 
-    The endpoint has no authentication, so exposing it must be spelled out
-    (``0.0.0.0:9108`` or ``[::]:9108``).
+    Metrics and health have no authentication, so exposing them must be spelled
+    out (``0.0.0.0:9108`` or ``[::]:9108``).
     """
     example = "e.g. 127.0.0.1:9108, [::1]:9108 or :9108"
     text = value.strip()
     if text.startswith("["):
         host, sep, port_text = text[1:].partition("]:")
         if not sep:
-            raise ValueError(f"metrics: {value!r} is not [IPv6]:port ({example})")
+            raise ValueError(f"{value!r} is not [IPv6]:port ({example})")
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
-            raise ValueError(f"metrics: {host!r} in {value!r} is not an IPv6 address") from None
+            raise ValueError(f"{host!r} in {value!r} is not an IPv6 address") from None
     else:
         host, sep, port_text = text.rpartition(":")
         if not sep and text.isdigit():
-            raise ValueError(f"metrics: write {value!r} as :{text} (loopback) or 0.0.0.0:{text}")
+            raise ValueError(f"write {value!r} as :{text} (loopback) or 0.0.0.0:{text}")
         if not sep:
-            raise ValueError(f"metrics: {value!r} has no port ({example})")
+            raise ValueError(f"{value!r} has no port ({example})")
         if ":" in host:
-            raise ValueError("metrics: put an IPv6 address in brackets, as in [::1]:9108")
+            raise ValueError("put an IPv6 address in brackets, as in [::1]:9108")
         host = host or "127.0.0.1"
         if not _HOSTNAME.fullmatch(host):
-            raise ValueError(f"metrics: {host!r} in {value!r} is not a host name or address")
+            raise ValueError(f"{host!r} in {value!r} is not a host name or address")
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-        raise ValueError(f"metrics: port {port_text!r} in {value!r} is not in 1-65535 ({example})")
+        raise ValueError(f"port {port_text!r} in {value!r} is not in 1-65535 ({example})")
     return host, int(port_text)
 
 
 class Metrics:
-    """What the daemon counts, and the HTTP endpoint that shows it."""
+    """What the daemon counts, and how it reports its health."""
 
     def __init__(self, health: HealthHook | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
@@ -119,8 +104,6 @@ class Metrics:
         self.health: HealthHook = health or self._default_health
         self._outbox = (0, 0)
         self._failing = 0
-        self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[Any]] = set()
 
     # -- recording -------------------------------------------------------------------------
 
@@ -179,127 +162,3 @@ class Metrics:
             "deliveries_pending": self._outbox[0],
             "deliveries_failed": self._outbox[1],
         }
-
-    # -- serving ---------------------------------------------------------------------------
-
-    @property
-    def address(self) -> tuple[str, int] | None:
-        """Where the server listens (the real port when asked for port 0)."""
-        if self._server is None or not self._server.sockets:
-            return None
-        name = self._server.sockets[0].getsockname()
-        return str(name[0]), int(name[1])
-
-    async def serve(self, host: str, port: int) -> None:
-        """Start answering ``/metrics`` and ``/health``; returns once listening.
-
-        Raises OSError when the address cannot be bound (in use, not local),
-        so a config mistake surfaces at start-up, not at the first scrape.
-        """
-        if self._server is not None:
-            raise RuntimeError("metrics server already running")
-        self._server = await asyncio.start_server(self._accept, host, port, limit=MAX_REQUEST_HEAD)
-        log.info("metrics on http://%s/metrics", _netloc(*(self.address or (host, port))))
-
-    async def close(self) -> None:
-        """Stop listening and drop open connections; safe to call twice or never started."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.close()
-        for task in list(self._connections):
-            task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
-        await server.wait_closed()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        try:
-            await self._handle(reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
-            pass  # the client went away, or close() is ending the connection
-        except Exception:
-            log.exception("metrics: request failed")
-        finally:
-            self._connections.discard(task)
-            writer.close()
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await writer.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT)
-        except TimeoutError:
-            return
-        except asyncio.LimitOverrunError:
-            too_large = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
-            await _respond(writer, too_large, b"request head too large\n", "text/plain")
-            return
-        request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-        parts = request_line.split(" ")
-        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            await _respond(writer, HTTPStatus.BAD_REQUEST, b"bad request\n", "text/plain")
-            return
-        method, target, _ = parts
-        path = target.split("?", 1)[0]
-        if path not in ("/metrics", "/health"):
-            await _respond(writer, HTTPStatus.NOT_FOUND, b"try /metrics or /health\n", "text/plain")
-            return
-        if method not in ("GET", "HEAD"):
-            await _respond(
-                writer,
-                HTTPStatus.METHOD_NOT_ALLOWED,
-                b"GET only\n",
-                "text/plain",
-                extra={"Allow": "GET, HEAD"},
-            )
-            return
-        if path == "/metrics":
-            status, body, ctype = HTTPStatus.OK, self.exposition(), CONTENT_TYPE_PLAIN_0_0_4
-        else:
-            status, report = await self._health_report()
-            body, ctype = json.dumps(report, default=str).encode() + b"\n", "application/json"
-        await _respond(writer, status, body, ctype, head_only=method == "HEAD")
-
-    async def _health_report(self) -> tuple[HTTPStatus, dict[str, Any]]:
-        try:
-            result = self.health()
-            if inspect.isawaitable(result):
-                result = await result
-            report = dict(result)
-        except Exception as exc:
-            log.warning("metrics: health check failed: %s", exc)
-            return HTTPStatus.SERVICE_UNAVAILABLE, {"status": "degraded", "error": str(exc)}
-        report.setdefault("status", "ok")
-        ok = report["status"] == "ok"
-        return (HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE), report
-
-
-def _netloc(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-async def _respond(
-    writer: asyncio.StreamWriter,
-    status: HTTPStatus,
-    body: bytes,
-    content_type: str,
-    *,
-    head_only: bool = False,
-    extra: Mapping[str, str] | None = None,
-) -> None:
-    headers = {
-        "Content-Type": content_type,
-        "Content-Length": str(len(body)),
-        "Cache-Control": "no-store",
-        "Connection": "close",
-        **(extra or {}),
-    }
-    lines = [f"HTTP/1.1 {status.value} {status.phrase}"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-    if not head_only:
-        writer.write(body)
-    await writer.drain()

@@ -29,6 +29,7 @@ _FETCH_FIELDS = {
     "max_body": "max_body_bytes",
     "max_decoded": "max_decoded_bytes",
     "max_redirects": "max_redirects",
+    "allow_private": "allow_private",
 }
 
 # Below this many feeds, starting worker processes costs more than it saves.
@@ -36,7 +37,8 @@ POOL_MIN_FEEDS = 20
 
 
 def fetch_limits(values: Iterable[tuple[str, object]]) -> dict[str, Any]:
-    """Config fetch limits as ``FetchSettings`` fields (durations in seconds)."""
+    """Config fetch settings as ``FetchSettings`` fields (durations in seconds); unset
+    (None) ones keep the ``FetchSettings`` (or the global) value."""
     limits: dict[str, Any] = {}
     for key, value in values:
         if value is None or key not in _FETCH_FIELDS:
@@ -80,6 +82,8 @@ def poll_policy(config: Config) -> PollPolicy:
         backoff_cap=config.fetch.backoff_cap,
         feed_alert_after=config.feed_alert_after,
         health_notify=config.health_notify,
+        outlets={feed.name: feed.outlet for feed in config.feeds},
+        cluster_window=config.cluster_window,
     )
 
 

@@ -7,6 +7,10 @@ swapped for that feed (autodiscovery); a listing page (``type: html``) gives
 its article links.  For ``full_text`` feeds it also fetches each new story's
 page and adds its main text.  The decisions are pure functions of
 ``watcher.core``; this module only does the fetching they need.
+
+Every URL fetched here came from a feed or a page, not from the user: each
+request names the feed's configured URL as its ``origin``, so the fetcher's
+network guard refuses those that lead into the user's own network.
 """
 
 from __future__ import annotations
@@ -97,7 +101,7 @@ class SourceReader:
             error = not_a_feed_error(body, page.final_url, page.content_type)
             raise error or FeedError("not a feed: an HTML page", kind="not_a_feed")
         url = advertised[0]
-        fetched = await self.fetcher.fetch(FetchRequest(feed.name, url, settings=settings))
+        fetched = await self.fetcher.fetch(_linked(feed, url, settings))
         if fetched.error is not None or fetched.body is None:
             raise FeedError(
                 f"not a feed: an HTML page (it advertises {url}, which failed: {fetched.error})",
@@ -138,10 +142,7 @@ class SourceReader:
         if not children:
             raise FeedError("not a feed: a sitemap index without child sitemaps")
         answers = await asyncio.gather(
-            *(
-                self.fetcher.fetch(FetchRequest(feed.name, url, settings=settings))
-                for url in children
-            )
+            *(self.fetcher.fetch(_linked(feed, url, settings)) for url in children)
         )
         stories: list[Story] = []
         problems = []
@@ -159,7 +160,7 @@ class SourceReader:
         return ParsedFeed(title="", stories=tuple(stories), problem="; ".join(problems) or None)
 
     async def full_text(
-        self, feed: str, stories: Sequence[Story], settings: FetchSettings
+        self, feed: FeedSpec, stories: Sequence[Story], settings: FetchSettings
     ) -> tuple[dict[int, Story], list[str]]:
         """Each story (by index) with its page's main text added, and what failed.
 
@@ -200,12 +201,20 @@ class SourceReader:
             await asyncio.wait(pending, timeout=1.0)
         return enriched, failures
 
-    async def _article(self, feed: str, url: str | None, settings: FetchSettings) -> Article | None:
+    async def _article(
+        self, feed: FeedSpec, url: str | None, settings: FetchSettings
+    ) -> Article | None:
         assert url is not None
-        page = await self.fetcher.fetch(FetchRequest(feed, url, settings=settings))
+        page = await self.fetcher.fetch(_linked(feed, url, settings))
         if page.error is not None or page.body is None:
             raise page.error or FeedError("empty answer")
         article: Article | None = await self.executor.run(
             extract_article, page.body, page.final_url
         )
         return article
+
+
+def _linked(feed: FeedSpec, url: str, settings: FetchSettings) -> FetchRequest:
+    """A request for a URL that ``feed`` (or a page of it) supplied: checked by the
+    network guard against the feed's configured URL."""
+    return FetchRequest(feed.name, url, settings=settings, origin=feed.url)

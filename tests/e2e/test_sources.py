@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import time
 from pathlib import Path
+from typing import Any
+
+import httpcore
+import pytest
 
 from tests.conftest import Capture, Item, Project, rss
 from tests.support.httpserver import HTTPServer
@@ -296,3 +301,167 @@ def test_discover_lists_feeds_and_sitemaps(server: HTTPServer, project: Project)
     found = json.loads(result.stdout)
     assert found["feeds"] == [server.url("/atom.xml"), server.url("/feed.json")]
     assert found["sitemaps"] == [server.url("/sitemap-news.xml")]
+
+
+# ---------------------------------------------------------------- untrusted links
+
+INTRANET = {"intranet.test": ["10.0.0.5"]}
+
+
+class FakeResolver:
+    async def resolve(self, host: str) -> list[str]:
+        if host not in INTRANET:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return INTRANET[host]
+
+
+@pytest.fixture
+def connects(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Names resolve through ``INTRANET`` only, and every address connected to is
+    recorded; one outside loopback is refused before a socket is opened."""
+    monkeypatch.setattr("watcher.netguard.default_resolver", FakeResolver)
+    asked: list[tuple[str, int]] = []
+    original = httpcore.AnyIOBackend.connect_tcp
+
+    async def connect_tcp(self: Any, host: str, port: int, **kwargs: Any) -> Any:
+        asked.append((host, port))
+        if not host.startswith("127."):
+            raise httpcore.ConnectError(f"the test refuses to leave loopback ({host})")
+        return await original(self, host, port, **kwargs)
+
+    monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", connect_tcp)
+    return asked
+
+
+REFUSED = "refused: intranet.test is 10.0.0.5, a private address"
+
+
+def intranet_teasers(server: HTTPServer) -> str:
+    """A loopback feed: one article on loopback, one on an intranet host (10.0.0.5)."""
+    url = teaser_site(server)
+    article = "/2024/12/03/government-lines-give-way-north-of-the-capital/"
+    items = [
+        Item(
+            "Government lines give way north of the capital",
+            server.url(article),
+            "1",
+            summary="The army fell back overnight. Read more",
+        ),
+        Item(
+            "Rebels plan the next push",
+            "http://intranet.test/wiki/rebels-plan",
+            "2",
+            summary="Rebels plan the next push. Read more",
+        ),
+    ]
+    server.add("/teasers.xml", rss(*items))
+    return url
+
+
+def test_a_full_text_link_into_the_local_network_is_refused_and_the_rest_still_alerts(
+    project: Project, server: HTTPServer, capture: Capture, connects: list[tuple[str, int]]
+) -> None:
+    follow(project, capture, intranet_teasers(server), "rebels", ", full_text: true")
+    assert project.run("once").exit_code == 0
+    assert capture.count("Government lines give way") == 1  # from its full text
+    assert capture.count("Rebels plan the next push") == 1  # from its teaser only
+    (row,) = json.loads(project.run("feeds", "--json").stdout)
+    assert row["last_error"] is None
+    assert row["problem"].startswith(
+        "full text: 1 of 2 pages failed (http://intranet.test/wiki/rebels-plan: " + REFUSED
+    )
+    assert "fetch.allow_private: true" in row["problem"]
+    assert all(host == "127.0.0.1" for host, _ in connects)  # 10.0.0.5 never asked
+
+
+@pytest.mark.parametrize(
+    "where", ["feed", "global"], ids=["per-feed allow_private", "global allow_private"]
+)
+def test_allow_private_lets_the_link_through(
+    project: Project,
+    server: HTTPServer,
+    capture: Capture,
+    connects: list[tuple[str, int]],
+    where: str,
+) -> None:
+    url = intranet_teasers(server)
+    extra = ", full_text: true" + (", fetch: {allow_private: true}" if where == "feed" else "")
+    follow(project, capture, url, "rebels", extra)
+    if where == "global":
+        project.write(project.config.read_text() + "fetch: {allow_private: true}\n")
+    assert project.run("once").exit_code == 0
+    (row,) = json.loads(project.run("feeds", "--json").stdout)
+    assert REFUSED not in row["problem"]  # let through: only the (fake) network fails it
+    assert ("10.0.0.5", 80) in connects
+
+
+def test_an_advertised_feed_in_the_local_network_is_refused(
+    project: Project, server: HTTPServer, capture: Capture, connects: list[tuple[str, int]]
+) -> None:
+    home = server.add(
+        "/",
+        '<html><head><link rel="alternate" type="application/rss+xml"'
+        ' href="http://intranet.test/feeds/all.xml"></head><body>Gazette</body></html>',
+        headers=HTML,
+    )
+    follow(project, capture, home, "rebels")
+    project.run("once")
+    (row,) = json.loads(project.run("feeds", "--json").stdout)
+    assert row["last_error"].startswith(
+        "not a feed: an HTML page (it advertises http://intranet.test/feeds/all.xml,"
+        " which failed: " + REFUSED
+    )
+    assert row["polled_url"] == home
+    assert all(host == "127.0.0.1" for host, _ in connects)
+
+
+def test_a_sitemap_child_in_the_local_network_is_refused_and_the_others_are_read(
+    project: Project, server: HTTPServer, capture: Capture, connects: list[tuple[str, int]]
+) -> None:
+    child = server.add(
+        "/s/today.xml", urlset(("http://n.example/1", "Rebels take Hama airport")), headers=XML
+    )
+    children = [(child, "2099-01-02"), ("http://intranet.test/s/secret.xml", "2099-01-03")]
+    index = (
+        '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        + "".join(f"<sitemap><loc>{u}</loc><lastmod>{d}</lastmod></sitemap>" for u, d in children)
+        + "</sitemapindex>"
+    )
+    follow(project, capture, server.add("/sitemap.xml", index, headers=XML), "Hama AND rebels")
+    project.run("once")
+    assert capture.count("Rebels take Hama airport") == 1
+    (row,) = json.loads(project.run("feeds", "--json").stdout)
+    assert row["last_error"] is None
+    assert row["problem"].startswith("child sitemap http://intranet.test/s/secret.xml: " + REFUSED)
+    assert all(host == "127.0.0.1" for host, _ in connects)
+
+
+def test_a_redirect_of_the_feed_into_the_local_network_is_refused(
+    project: Project, server: HTTPServer, capture: Capture, connects: list[tuple[str, int]]
+) -> None:
+    url = server.add("/feed.xml", status=302, headers={"Location": "http://intranet.test/feed"})
+    follow(project, capture, url, "rebels")
+    project.run("once")
+    (row,) = json.loads(project.run("feeds", "--json").stdout)
+    assert row["last_error"].startswith(
+        "refused the redirect to http://intranet.test/feed: intranet.test is 10.0.0.5,"
+    )
+    assert all(host == "127.0.0.1" for host, _ in connects)
+
+
+def test_a_listing_link_into_the_local_network_is_a_story_but_its_page_is_refused(
+    project: Project, server: HTTPServer, capture: Capture, connects: list[tuple[str, int]]
+) -> None:
+    listing = (
+        "<html><body><main>"
+        '<a class="story" href="http://intranet.test/2024/12/04/rebels-reach-hama/">'
+        "Rebels reach Hama</a></main></body></html>"
+    )
+    url = server.add("/world/", listing, headers=HTML)
+    follow(project, capture, url, "Hama", ", type: html, links: 'a.story', full_text: true")
+    assert project.run("once").exit_code == 0
+    assert capture.count("Rebels reach Hama") == 1  # on its link text
+    (row,) = json.loads(project.run("feeds", "--json").stdout)
+    assert row["last_error"] is None
+    assert REFUSED in row["problem"]
+    assert all(host == "127.0.0.1" for host, _ in connects)

@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import TypeVar
 
 import feedparser
+import httpcore
 import httpx
 import pytest
 
@@ -756,3 +757,277 @@ def test_compressed_bodies_are_inflated_under_the_cap_through_a_transport() -> N
     assert fits.body_hash == hashlib.sha256(GOOD_FEED).hexdigest()
     over = fetch(FetchSettings(max_decoded_bytes=len(GOOD_FEED) - 1))
     assert str(over.error).endswith("when decompressed")
+
+
+# ---------------------------------------------------------------- the network guard
+
+# Names resolve through this table only: no test asks a real resolver, and a refused
+# address is never connected to (the refusals below happen before any request).
+GUARD_NAMES = {
+    "public.test": ["93.184.216.34"],
+    "intranet.test": ["10.0.0.5"],
+    "wiki.intranet.test": ["10.9.9.9"],
+    "home.test": ["192.168.1.10"],
+    "evil.test": ["127.0.0.2"],
+    "metadata.test": ["169.254.169.254"],
+}
+PUBLIC_FEED = "http://public.test/feed"
+INTRANET_FEED = "http://intranet.test/feed"
+
+
+class FakeResolver:
+    def __init__(self, names: dict[str, list[str]]) -> None:
+        self.names = names
+        self.asked: list[str] = []
+
+    async def resolve(self, host: str) -> list[str]:
+        self.asked.append(host)
+        if host not in self.names:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return list(self.names[host])
+
+
+def run_guarded(
+    handler: Callable[[httpx.Request], httpx.Response],
+    requests: list[FetchRequest],
+    settings: FetchSettings | None = None,
+) -> list[FetchedFeed]:
+    async def main() -> list[FetchedFeed]:
+        transport = httpx.MockTransport(handler)
+        resolver = FakeResolver(GUARD_NAMES)
+        async with Fetcher(
+            settings or FetchSettings(), transport=transport, resolver=resolver
+        ) as fetcher:
+            return [await fetcher.fetch(request) for request in requests]
+
+    return asyncio.run(main())
+
+
+def serve_all(seen: list[str]) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, content=GOOD_FEED)
+
+    return handler
+
+
+def link(url: str, origin: str = PUBLIC_FEED) -> FetchRequest:
+    """A URL that the feed configured at ``origin`` supplied (an article, a child sitemap...)."""
+    return FetchRequest("feed", url, origin=origin)
+
+
+@pytest.mark.parametrize(
+    ("url", "where"),
+    [
+        ("http://intranet.test/wiki", "intranet.test is 10.0.0.5, a private address"),
+        ("http://evil.test/admin", "evil.test is 127.0.0.2, a loopback address"),
+        ("http://metadata.test/", "metadata.test is 169.254.169.254, a cloud metadata address"),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254, a cloud metadata address"),
+        ("http://[::1]:8080/", "::1, a loopback address"),
+        ("http://[fd00::1]/", "fd00::1, a unique-local address"),
+        ("http://[::ffff:192.168.0.1]/", "::ffff:192.168.0.1, a private address"),
+        ("http://100.64.0.1/", "100.64.0.1, a shared (carrier-grade NAT) address"),
+        ("http://0.0.0.0:8080/", "0.0.0.0, an unspecified address"),
+    ],
+)
+def test_a_link_into_the_local_network_is_refused_before_any_request(url: str, where: str) -> None:
+    seen: list[str] = []
+    (result,) = run_guarded(serve_all(seen), [link(url)])
+    assert seen == []  # the transport was never asked
+    assert result.error is not None and result.error.kind == "blocked"
+    assert str(result.error) == (
+        f"refused: {where}, which a link from a feed may not reach"
+        " (fetch.allow_private: true allows it)"
+    )
+    assert result.status is None and result.body is None
+
+
+def test_a_redirect_from_the_configured_url_into_the_local_network_is_refused() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(302, headers={"Location": "http://intranet.test/secret"})
+
+    (result,) = run_guarded(handler, [FetchRequest("feed", PUBLIC_FEED)])
+    assert seen == [PUBLIC_FEED]  # the configured URL itself, then nothing
+    assert result.error is not None and result.error.kind == "blocked"
+    assert str(result.error).startswith(
+        "refused the redirect to http://intranet.test/secret: intranet.test is 10.0.0.5,"
+        " a private address"
+    )
+    assert result.status == 302 and result.final_url == "http://intranet.test/secret"
+
+
+def test_a_redirect_hop_is_not_trusted_even_when_it_leaves_the_configured_url() -> None:
+    hops = {
+        PUBLIC_FEED: "http://public.test/moved",
+        "http://public.test/moved": "http://169.254.169.254/latest/meta-data/",
+    }
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(301, headers={"Location": hops[str(request.url)]})
+
+    (result,) = run_guarded(handler, [FetchRequest("feed", PUBLIC_FEED)])
+    assert seen == list(hops)
+    assert result.error is not None and "cloud metadata" in str(result.error)
+
+
+def test_a_stored_redirect_or_discovered_url_is_checked_like_a_link() -> None:
+    """The pipeline polls a remembered target with the configured URL as its origin."""
+    seen: list[str] = []
+    (result,) = run_guarded(
+        serve_all(seen), [FetchRequest("feed", INTRANET_FEED, origin=PUBLIC_FEED)]
+    )
+    assert seen == [] and result.error is not None and result.error.kind == "blocked"
+
+
+def test_a_configured_url_may_be_private_and_its_links_may_stay_in_its_network() -> None:
+    seen: list[str] = []
+    results = run_guarded(
+        serve_all(seen),
+        [
+            FetchRequest("intra", INTRANET_FEED),  # what the user wrote: always allowed
+            link("http://wiki.intranet.test/page", origin=INTRANET_FEED),  # 10.0.0.0/8 too
+            link("http://10.200.0.1/page", origin=INTRANET_FEED),
+            link("http://home.test/router", origin=INTRANET_FEED),  # 192.168.0.0/16: not
+            link("http://evil.test/", origin=INTRANET_FEED),  # loopback: not
+        ],
+    )
+    assert [r.error is None for r in results] == [True, True, True, False, False]
+    assert seen == [INTRANET_FEED, "http://wiki.intranet.test/page", "http://10.200.0.1/page"]
+    assert "192.168.1.10, a private address" in str(results[3].error)
+
+
+def test_allow_private_lets_links_and_redirects_reach_private_addresses() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "public.test":
+            return httpx.Response(302, headers={"Location": "http://intranet.test/feed"})
+        return httpx.Response(200, content=GOOD_FEED)
+
+    settings = FetchSettings(allow_private=True)
+    redirected, linked = run_guarded(
+        handler, [FetchRequest("feed", PUBLIC_FEED), link("http://metadata.test/")], settings
+    )
+    assert redirected.error is None and redirected.final_url == "http://intranet.test/feed"
+    assert linked.error is None and linked.body == GOOD_FEED
+
+
+def test_a_host_that_does_not_resolve_is_a_connect_error() -> None:
+    seen: list[str] = []
+    (result,) = run_guarded(serve_all(seen), [link("http://nowhere.test/a")])
+    assert seen == [] and result.error is not None
+    assert (str(result.error), result.error.kind) == (
+        "could not resolve host nowhere.test",
+        "connect",
+    )
+
+
+class ConnectSpy:
+    """Records every address the real network backend is asked to connect to; connects
+    (for real) only to loopback addresses, so no test ever leaves 127.0.0.0/8."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.asked: list[tuple[str, int]] = []
+        original = httpcore.AnyIOBackend.connect_tcp
+        spy = self
+
+        async def connect_tcp(
+            self: httpcore.AnyIOBackend, host: str, port: int, **kwargs: object
+        ) -> httpcore.AsyncNetworkStream:
+            spy.asked.append((host, port))
+            if not host.startswith("127."):
+                raise httpcore.ConnectError(f"the test refuses to leave loopback ({host})")
+            return await original(self, host, port, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(httpcore.AnyIOBackend, "connect_tcp", connect_tcp)
+
+
+def run_network(
+    requests: list[FetchRequest], names: dict[str, list[str]] | FakeResolver
+) -> list[FetchedFeed]:
+    resolver = names if isinstance(names, FakeResolver) else FakeResolver(names)
+
+    async def main() -> list[FetchedFeed]:
+        async with Fetcher(FetchSettings(deadline=5), resolver=resolver) as fetcher:
+            return [await fetcher.fetch(request) for request in requests]
+
+    return asyncio.run(main())
+
+
+def test_the_connection_goes_to_the_checked_address_under_the_host_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spy = ConnectSpy(monkeypatch)
+    with HTTPServer() as server:
+        server.add("/feed.xml", GOOD_FEED)
+        url = f"http://news.test:{server.port}/feed.xml"
+        (result,) = run_network([FetchRequest("feed", url)], {"news.test": ["127.0.0.1"]})
+        assert result.error is None and result.body == GOOD_FEED
+        assert spy.asked == [("127.0.0.1", server.port)]  # the address checked, not the name
+        (seen,) = server.hits("/feed.xml")
+        assert seen.headers["host"] == f"news.test:{server.port}"
+
+
+def test_a_name_is_resolved_once_so_a_rebinding_answer_is_never_connected_to(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Rebinding(FakeResolver):
+        async def resolve(self, host: str) -> list[str]:
+            self.asked.append(host)
+            # Public when checked; loopback for whoever would ask again to connect.
+            return ["93.184.216.34"] if len(self.asked) == 1 else ["127.0.0.1"]
+
+    spy = ConnectSpy(monkeypatch)
+    resolver = Rebinding({})
+    (result,) = run_network([link("http://rebind.test:8080/admin")], resolver)
+    assert resolver.asked == ["rebind.test"]
+    assert spy.asked == [("93.184.216.34", 8080)]  # refused by the spy: no socket opened
+    assert result.error is not None and result.error.kind == "connect"
+
+
+def test_a_connection_kept_alive_for_the_configured_url_is_not_lent_to_a_link(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Clients are per host: a link to the host of another feed's (trusted) configured URL
+    must be checked, not sent down the connection that URL left open."""
+    spy = ConnectSpy(monkeypatch)
+    with HTTPServer() as server:
+        server.add("/feed.xml", GOOD_FEED)
+        server.add("/secret", b"internal")
+        base = f"http://intra.test:{server.port}"
+        configured, linked, near = run_network(
+            [
+                FetchRequest("intra", f"{base}/feed.xml"),
+                link(f"{base}/secret"),  # from the public feed
+                link(f"{base}/secret", origin="http://127.0.0.1/feed"),  # from a loopback feed
+            ],
+            {"intra.test": ["127.0.0.1"], **GUARD_NAMES},
+        )
+        assert configured.error is None
+        assert linked.error is not None and linked.error.kind == "blocked"
+        assert "intra.test is 127.0.0.1, a loopback address" in str(linked.error)
+        assert near.error is None and near.body == b"internal"  # the same range: allowed
+        assert len(server.hits("/secret")) == 1
+        assert spy.asked == [("127.0.0.1", server.port)]  # one connection, kept alive
+
+
+def test_the_proxy_the_user_configured_is_a_trusted_hop(monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = ConnectSpy(monkeypatch)
+    for name in ("ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with HTTPServer() as proxy:
+        proxy.add(PUBLIC_FEED, GOOD_FEED)  # a forward proxy is asked for the absolute URL
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.delenv("http_proxy", raising=False)
+        feed, internal = run_network(
+            [FetchRequest("feed", PUBLIC_FEED), link("http://intranet.test/secret")],
+            GUARD_NAMES,
+        )
+        assert feed.error is None and feed.body == GOOD_FEED
+        assert len(proxy.hits(PUBLIC_FEED)) == 1
+        assert internal.error is not None and internal.error.kind == "blocked"
+        assert len(proxy.requests) == 1  # the refused link never reached the proxy
+        assert spy.asked == [("127.0.0.1", proxy.port)]  # loopback, yet allowed: the proxy

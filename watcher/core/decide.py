@@ -75,6 +75,16 @@ class PollPolicy:
     health_notify: tuple[str, ...] = ("stdout",)
     # Jitter of error backoff; a test passes a constant.
     rng: Callable[[], float] = random.random
+    outlets: Mapping[str, str] = field(default_factory=dict)  # feed name -> outlet
+    cluster_window: timedelta = timedelta(hours=48)  # ``within`` when a rule gives none
+
+    def outlet(self, feed: str) -> str:
+        """The outlet of a feed (a feed since removed from the config stands for itself)."""
+        return self.outlets.get(feed, feed)
+
+    @property
+    def corroborated(self) -> tuple[RuleSpec, ...]:
+        return tuple(rule for rule in self.rules.values() if rule.min_sources)
 
     def routes(self, rule: RuleSpec, now: datetime) -> tuple[Route, ...]:
         """Each channel of a rule, and the digest it waits for (the rule's, else the channel's)."""
@@ -233,6 +243,7 @@ class HistoryQuestion:
 
     once_keys: tuple[str, ...]
     told: tuple[tuple[int, str], ...]  # (cluster, rule) pairs whose told feeds matter
+    reports: tuple[int, ...] = ()  # clusters whose stored reports corroborated rules count
 
 
 def history_question(
@@ -261,7 +272,16 @@ def history_question(
         for rule in policy.rules.values():
             if rule.updates:
                 keys[alert_key(edit.stored.cluster_id, rule.name)] = None
-    return HistoryQuestion(tuple(keys), tuple(told))
+    reports: dict[int, None] = {}
+    corroborated = policy.corroborated
+    if corroborated:
+        # Any new story can bring an event its Nth outlet, matching or not.
+        for cluster_id in placement.cluster_ids:
+            if cluster_id in placement.joined:
+                reports[cluster_id] = None
+                for rule in corroborated:
+                    keys[alert_key(cluster_id, rule.name)] = None
+    return HistoryQuestion(tuple(keys), tuple(told), tuple(reports))
 
 
 # -- the decision ---------------------------------------------------------------------------
@@ -385,8 +405,16 @@ def _decide_new(
     ``updates: true``, send one short note per outlet).
     """
     now, history = facts.now, facts.history
+    corroborated = {rule.name for rule in policy.corroborated}
     records = tuple(
-        StoryRecord(item.story, item.keys, cluster_id, item.fingerprint_json, item.text_hash)
+        StoryRecord(
+            item.story,
+            item.keys,
+            cluster_id,
+            item.fingerprint_json,
+            item.text_hash,
+            tuple(name for name, _ in item.hits if name in corroborated),
+        )
         for item, cluster_id in zip(facts.fresh, facts.placement.cluster_ids, strict=True)
     )
     taken = set(history.taken)  # and the once-keys this batch takes, not yet stored
@@ -402,6 +430,8 @@ def _decide_new(
             if rule is None:  # analysed by workers still holding rules since removed
                 continue
             once_key, kind = alert_key(cluster_id, rule.name), "alert"
+            if rule.min_sources and once_key not in taken:
+                continue  # alerts when its event is corroborated (_decide_corroborated)
             if once_key in taken:
                 if not rule.updates:
                     continue
@@ -420,7 +450,77 @@ def _decide_new(
                     muted=is_muted(facts.mutes, rule.name, cluster_id),
                 )
             )
+    queued += _decide_corroborated(facts, policy, taken, first_poll=first_poll)
     return records, tuple(queued)
+
+
+def corroboration(
+    reports: Iterable[tuple[str, datetime]], sources: int, within: timedelta
+) -> tuple[tuple[str, datetime], ...] | None:
+    """The outlets that corroborate an event, each with when it first reported it, once
+    ``sources`` of them did within ``within`` of the first report; None until then.
+
+    An outlet that first reports it later than ``within`` never counts, so an
+    event that does not reach ``sources`` outlets in time never alerts.
+    """
+    first: dict[str, datetime] = {}
+    for outlet, at in sorted(reports, key=lambda report: report[1]):
+        first.setdefault(outlet, at)
+    if not first:
+        return None
+    start = min(first.values())
+    counted = tuple((outlet, at) for outlet, at in first.items() if at - start <= within)
+    return counted if len(counted) >= sources else None
+
+
+def _decide_corroborated(
+    facts: PollFacts, policy: PollPolicy, taken: set[str], *, first_poll: bool
+) -> list[QueuedAlert]:
+    """Corroborated rules alert once per event, when its Nth outlet reports it in time.
+
+    The event matches when any of its stories matched the rule (now, or at an
+    earlier poll: the store remembers those hits).  The alert points at the
+    first report and names every outlet counted.
+    """
+    rules = policy.corroborated
+    if not rules:
+        return []
+    now, history = facts.now, facts.history
+    members: dict[int, list[int]] = {}  # cluster -> indexes of this poll's new stories
+    for index, cluster_id in enumerate(facts.placement.cluster_ids):
+        members.setdefault(cluster_id, []).append(index)
+    queued: list[QueuedAlert] = []
+    for cluster_id, indexes in members.items():
+        fresh = [facts.fresh[i] for i in indexes]
+        if first_poll and not any(is_recent(f.story, now, facts.feed.max_age) for f in fresh):
+            continue  # a feed's first poll of old stories corroborates nothing
+        stored = history.reports_of(cluster_id)
+        reports = [(policy.outlet(r.feed), r.seen_at) for r in stored]
+        reports += [(policy.outlet(f.story.feed), now) for f in fresh]
+        for rule in rules:
+            once_key = alert_key(cluster_id, rule.name)
+            hits = [shown for f in fresh for name, shown in f.hits if name == rule.name]
+            if once_key in taken or not (hits or history.hit(cluster_id, rule.name)):
+                continue
+            assert rule.min_sources is not None
+            counted = corroboration(reports, rule.min_sources, rule.within or policy.cluster_window)
+            if counted is None:
+                continue
+            taken.add(once_key)
+            first_stored = stored[0] if stored else None
+            queued.append(
+                QueuedAlert(
+                    story_index=None if first_stored else indexes[0],
+                    story_id=first_stored.story_id if first_stored else None,
+                    rule=rule.name,
+                    routes=policy.routes(rule, now),
+                    snippet=hits[0] if hits else Snippet(""),
+                    once_key=once_key,
+                    muted=is_muted(facts.mutes, rule.name, cluster_id),
+                    reported_by=counted,
+                )
+            )
+    return queued
 
 
 def _decide_edits(

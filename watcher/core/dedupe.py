@@ -59,6 +59,16 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, netloc, path, query, ""))
 
 
+def default_outlet(url: str) -> str:
+    """A feed's outlet when the config names none: its host without a leading ``www.``
+    (so ``bbc-world`` and ``bbc-middle-east`` on www.bbc.co.uk are one outlet)."""
+    try:
+        host = (urlsplit(url.strip()).hostname or "").rstrip(".")
+    except ValueError:
+        return url
+    return host.removeprefix("www.") or url
+
+
 def _is_tracking(name: str) -> bool:
     lowered = name.lower()
     return lowered in _TRACKING_NAMES or lowered.startswith(_TRACKING_PREFIXES)

@@ -51,6 +51,7 @@ class FeedSpec:
     kind: str = "auto"  # auto | feed | sitemap | html
     links: str | None = None  # CSS selector of article links, for kind html
     full_text: bool = False
+    outlet: str = ""  # who publishes it: several feeds of one outlet count once
     line: int | None = None
 
 
@@ -77,6 +78,10 @@ class RuleSpec:
     digest: str | None = None  # hourly, daily or a cron expression
     updates: bool = False  # tell later outlets and edits of an alerted story, briefly
     urgent: bool = False  # goes through channels' quiet hours
+    # Corroborated ("breaking"): alert when the Nth outlet reports the event, within
+    # ``within`` of the first report (None: the cluster window).
+    min_sources: int | None = None
+    within: timedelta | None = None
     line: int | None = None
 
 
@@ -155,6 +160,8 @@ class Alert:
     # alert: the first story of its cluster; update (another outlet) and edit (the
     # story changed in place) are short notes for rules with ``updates: true``
     kind: str = "alert"
+    # A corroborated alert: the outlets that reported the event, each with its first time.
+    reported_by: tuple[tuple[str, datetime], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,15 +92,34 @@ class KnownStory:
 
 
 @dataclass(frozen=True, slots=True)
+class Report:
+    """A stored story of an event: who reported it, and when it was seen."""
+
+    story_id: int
+    feed: str
+    seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AlertHistory:
     """What the store says about earlier alerts, for the once-keys a poll asked about."""
 
     taken: frozenset[str] = frozenset()
     # (cluster id, rule) -> feeds that rule has already told the user about in that cluster
     told: dict[tuple[int, str], frozenset[str]] | None = None
+    # For corroborated rules: each asked cluster's stored stories, oldest first, and the
+    # corroborated rules any of them matched.
+    reports: dict[int, tuple[Report, ...]] | None = None
+    hits: dict[int, frozenset[str]] | None = None
 
     def told_by(self, cluster_id: int, rule: str) -> frozenset[str]:
         return (self.told or {}).get((cluster_id, rule), frozenset())
+
+    def reports_of(self, cluster_id: int) -> tuple[Report, ...]:
+        return (self.reports or {}).get(cluster_id, ())
+
+    def hit(self, cluster_id: int, rule: str) -> bool:
+        return rule in (self.hits or {}).get(cluster_id, frozenset())
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +131,7 @@ class StoryRecord:
     cluster_id: int
     fingerprint: str | None
     text_hash: str
+    hits: tuple[str, ...] = ()  # corroborated rules it matched, remembered for its event
 
     @property
     def canonical_link(self) -> str | None:
@@ -153,6 +173,8 @@ class QueuedAlert:
     kind: str = "alert"
     story_id: int | None = None
     muted: bool = False  # recorded, never delivered (``watcher mute``)
+    # Corroborated alerts: the outlets that reported the event, with when each first did.
+    reported_by: tuple[tuple[str, datetime], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

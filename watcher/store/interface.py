@@ -140,6 +140,17 @@ class ReportStore(Protocol):
     def health_counts(self, feeds: Iterable[str]) -> HealthCounts:
         """Failing feeds among the configured ``feeds``, and the outbox's backlog."""
 
+    def alert_feed(self, rule: str | None, limit: int) -> list[Row]:
+        """The newest ``limit`` first alerts of an event (kind ``alert``), newest first, of
+        ``rule`` or of all rules, leaving out those muted on every channel: ``id``,
+        ``rule``, ``once_key``, ``created_at``, ``snippet`` (text), ``cluster_id``,
+        ``feed``, ``title``, ``link``, ``published``, ``outlets`` (the feed that alerted,
+        then the cluster's other feeds) and ``cluster_seen`` (its newest story)."""
+
+    def alert_log(self, since: datetime, rule: str | None = None) -> list[Row]:
+        """Every alert (``alert``, ``update``, ``edit``) made since ``since``, oldest first,
+        each with ``deliveries``: its channels and their outcome (``watcher alerts``)."""
+
 
 class Store(FeedStore, StoryStore, OutboxStore, MuteStore, ReportStore, Protocol):
     """All of storage, as the pipeline, the daemon and the CLI see it."""

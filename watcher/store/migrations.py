@@ -126,9 +126,22 @@ def _migration_4(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_5(db: sqlite_utils.Database) -> None:
+    """Rule hits of corroborated rules (#16): an event matches when any of its stories
+    did, at whichever poll; its alert waits for the Nth outlet."""
+    db.execute(
+        """CREATE TABLE hits (
+            story_id INTEGER NOT NULL,
+            rule TEXT NOT NULL,
+            PRIMARY KEY (story_id, rule)
+        ) WITHOUT ROWID"""
+    )
+
+
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _migration_1,
     _migration_2,
     _migration_3,
     _migration_4,
+    _migration_5,
 )

@@ -19,7 +19,10 @@ from watcher.store.sqlite_base import SQLiteBase, from_iso, iso
 
 class SQLiteOutbox(SQLiteBase):
     def _queue_alert(self, story_id: int, queued: QueuedAlert, now: str | None) -> int:
-        snippet = json.dumps({"text": queued.snippet.text, "marks": queued.snippet.marks})
+        shown: dict[str, object] = {"text": queued.snippet.text, "marks": queued.snippet.marks}
+        if queued.reported_by:
+            shown["reported_by"] = [[outlet, iso(at)] for outlet, at in queued.reported_by]
+        snippet = json.dumps(shown)
         cursor = self.db.execute(
             """INSERT OR IGNORE INTO alerts (story_id, rule, snippet, created_at, kind, once_key)
                VALUES (?,?,?,?,?,?)""",
@@ -231,6 +234,10 @@ def _pending(row: dict[str, Any]) -> PendingDelivery:
             ),
             also_reported_by=tuple(sorted(others.split(","))) if others else (),
             kind=row["kind"],
+            reported_by=tuple(
+                (outlet, datetime.fromisoformat(at))
+                for outlet, at in snippet.get("reported_by", ())
+            ),
         ),
     )
 

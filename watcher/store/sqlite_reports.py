@@ -79,3 +79,61 @@ class SQLiteReports(SQLiteBase):
             failed=by_status.get("failed", 0),
             orphaned=by_status.get("orphaned", 0),
         )
+
+    def alert_feed(self, rule: str | None, limit: int) -> list[dict[str, Any]]:
+        """An alert with deliveries all ``muted`` is left out; one routed nowhere is kept."""
+        sql = f"""SELECT a.id, a.rule, a.once_key, a.created_at, a.snippet, s.cluster_id,
+                         s.feed, s.title, s.link, s.published, {_OUTLETS},
+                         (SELECT MAX(o.seen_at) FROM stories o
+                          WHERE o.cluster_id = s.cluster_id) AS cluster_seen
+                  FROM alerts a JOIN stories s ON s.id = a.story_id
+                  WHERE a.kind = 'alert' {"AND a.rule = ?" if rule is not None else ""}
+                  AND (NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.alert_id = a.id)
+                       OR EXISTS (SELECT 1 FROM deliveries d
+                                  WHERE d.alert_id = a.id AND d.status != 'muted'))
+                  ORDER BY a.id DESC LIMIT ?"""
+        params: list[Any] = [rule] if rule is not None else []
+        return [_alert_row(row) for row in self.db.query(sql, [*params, limit])]
+
+    def alert_log(self, since: datetime, rule: str | None = None) -> list[dict[str, Any]]:
+        where = "a.created_at >= ?" + (" AND a.rule = ?" if rule is not None else "")
+        params: list[Any] = [iso(since)] + ([rule] if rule is not None else [])
+        alerts = [
+            _alert_row(row) | {"deliveries": []}
+            for row in self.db.query(
+                f"""SELECT a.id, a.kind, a.rule, a.once_key, a.created_at, a.snippet,
+                           a.story_id, s.cluster_id, s.feed, s.title, s.link, s.published,
+                           {_OUTLETS}
+                    FROM alerts a LEFT JOIN stories s ON s.id = a.story_id
+                    WHERE {where} ORDER BY a.id""",
+                params,
+            )
+        ]
+        by_id = {row["id"]: row for row in alerts}
+        for delivery in self.db.query(
+            f"""SELECT d.alert_id, d.channel, d.status, d.attempts, d.sent_at, d.next_attempt,
+                       d.last_error, d.digest
+                FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+                WHERE {where} ORDER BY d.id""",
+            params,
+        ):
+            alert_id = delivery.pop("alert_id")
+            delivery["digest"] = bool(delivery["digest"])
+            by_id[alert_id]["deliveries"].append(delivery)
+        return alerts
+
+
+# The feeds of an alert's cluster (its story's feed among them), for ``_alert_row``.
+_OUTLETS = """(SELECT group_concat(DISTINCT o.feed) FROM stories o
+               WHERE o.cluster_id = s.cluster_id) AS outlets"""
+
+
+def _alert_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Storage forms made plain: the snippet's text, the outlets as a list (the feed that
+    alerted first)."""
+    snippet = json.loads(row["snippet"] or "{}")
+    others = sorted(set((row["outlets"] or "").split(",")) - {row["feed"], ""})
+    return row | {
+        "snippet": snippet.get("text", "") if isinstance(snippet, dict) else "",
+        "outlets": ([row["feed"]] if row["feed"] else []) + others,
+    }

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from watcher.core.decide import HistoryQuestion
-from watcher.core.records import AlertHistory, EditedStory, KnownStory, StoryRecord
+from watcher.core.records import AlertHistory, EditedStory, KnownStory, Report, StoryRecord
 from watcher.store.sqlite_base import SQLiteBase, iso
 
 
@@ -44,9 +44,28 @@ class SQLiteStories(SQLiteBase):
         ):
             if (cluster_id, rule) in wanted:
                 told.setdefault((cluster_id, rule), set()).add(feed)
+        reports: dict[int, list[Report]] = {}
+        hits: dict[int, set[str]] = {}
+        if question.reports:
+            for cluster_id, story_id, feed, seen_at in self._where_in(
+                """SELECT cluster_id, id, feed, seen_at FROM stories
+                   WHERE cluster_id IN ({marks}) ORDER BY seen_at, id""",
+                question.reports,
+            ):
+                reports.setdefault(cluster_id, []).append(
+                    Report(story_id, feed, datetime.fromisoformat(seen_at))
+                )
+            for cluster_id, rule in self._where_in(
+                """SELECT DISTINCT s.cluster_id, h.rule FROM hits h
+                   JOIN stories s ON s.id = h.story_id WHERE s.cluster_id IN ({marks})""",
+                question.reports,
+            ):
+                hits.setdefault(cluster_id, set()).add(rule)
         return AlertHistory(
             frozenset(row[0] for row in taken),
             {pair: frozenset(feeds) for pair, feeds in told.items()},
+            {cluster: tuple(found) for cluster, found in reports.items()},
+            {cluster: frozenset(rules) for cluster, rules in hits.items()},
         )
 
     def recent_fingerprints(
@@ -112,6 +131,14 @@ class SQLiteStories(SQLiteBase):
                content, author, categories, published, seen_at, cluster_id, fingerprint,
                text_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             [row(story_id, record) for story_id, record in zip(ids, records, strict=True)],
+        )
+        self.db.conn.executemany(
+            "INSERT OR IGNORE INTO hits (story_id, rule) VALUES (?, ?)",
+            [
+                (story_id, rule)
+                for story_id, record in zip(ids, records, strict=True)
+                for rule in record.hits
+            ],
         )
         self.db.conn.executemany(
             "INSERT OR IGNORE INTO story_keys (key, story_id, last_seen) VALUES (?, ?, ?)",

@@ -25,6 +25,7 @@ from watcher.core.decide import (
     PollPolicy,
     alert_key,
     candidate_keys,
+    corroboration,
     decide,
     edit_key,
     edits,
@@ -43,6 +44,7 @@ from watcher.core.records import (
     FeedRenamed,
     FeedState,
     KnownStory,
+    Report,
     Route,
     StoredFeed,
 )
@@ -462,3 +464,92 @@ def test_quiet_hours_hold_a_route_until_they_end_unless_the_rule_is_urgent() -> 
     assert held.routes == (Route("phone", NOW.replace(hour=13)),)  # NOW is 12:00 UTC
     (through,) = decide(facts_for(item("Quake", "https://a/1")), urgent).alerts
     assert through.routes == (Route("phone"),)
+
+
+# -- corroborated ("breaking") alerts --------------------------------------------------------
+
+CONFIRMED = RuleSpec("quake", query="quake", min_sources=3, within=timedelta(hours=2))
+OUTLETS = {"bbc-world": "bbc.co.uk", "bbc-me": "bbc.co.uk", "reuters": "reuters.com",
+           "ap": "apnews.com", "wire": "wire.example"}  # fmt: skip
+CORROBORATING = PollPolicy(rules={"quake": CONFIRMED}, outlets=OUTLETS)
+
+
+@pytest.mark.parametrize(
+    ("reports", "counted"),
+    [
+        ([("bbc", NOW), ("reuters", NOW)], None),  # two outlets: not yet
+        ([("bbc", NOW), ("bbc", NOW), ("reuters", NOW)], None),  # one outlet twice
+        (
+            [("ap", NOW + timedelta(minutes=30)), ("bbc", NOW), ("reuters", NOW)],
+            (("bbc", NOW), ("reuters", NOW), ("ap", NOW + timedelta(minutes=30))),
+        ),
+        ([("bbc", NOW), ("reuters", NOW), ("ap", NOW + timedelta(hours=3))], None),  # too late
+    ],
+)
+def test_corroboration_counts_distinct_outlets_within_the_period(
+    reports: list[tuple[str, datetime]], counted: tuple[tuple[str, datetime], ...] | None
+) -> None:
+    assert corroboration(reports, 3, timedelta(hours=2)) == counted
+
+
+def stored_reports(*feeds: tuple[int, str, datetime]) -> tuple[Report, ...]:
+    return tuple(Report(story_id, feed, at) for story_id, feed, at in feeds)
+
+
+def test_the_third_outlet_alerts_once_linking_the_first_report() -> None:
+    third = item("Quake hits Chile", "https://ap/1", feed="ap", hits=())  # no hit itself
+    history = AlertHistory(
+        reports={5: stored_reports((1, "bbc-world", NOW - timedelta(hours=1)),
+                                   (2, "reuters", NOW - timedelta(minutes=30)))},
+        hits={5: frozenset({"quake"})},
+    )  # fmt: skip
+    facts = facts_for(third, cluster_ids=(5,), joined=frozenset({5}), history=history)
+    (alert,) = decide(facts, CORROBORATING).alerts
+    assert (alert.story_id, alert.story_index, alert.once_key) == (1, None, "alert:5:quake")
+    assert [outlet for outlet, _ in alert.reported_by] == ["bbc.co.uk", "reuters.com", "apnews.com"]
+    assert alert.reported_by[0][1] == NOW - timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("feeds", "hit_before", "taken", "alerts"),
+    [
+        (("bbc-world", "bbc-me"), True, False, 0),  # two feeds of one outlet count once
+        (("bbc-world", "reuters"), False, False, 0),  # no story of the event matched
+        (("bbc-world", "reuters"), True, True, 0),  # alerted already: never again
+        (("bbc-world", "reuters"), True, False, 1),
+    ],
+)
+def test_a_corroborated_rule_alerts_only_for_a_matching_event_reaching_n_outlets(
+    feeds: tuple[str, str], hit_before: bool, taken: bool, alerts: int
+) -> None:
+    third = item("Quake hits Chile", "https://ap/1", feed="ap", hits=())
+    history = AlertHistory(
+        taken=frozenset({"alert:5:quake"}) if taken else frozenset(),
+        reports={5: stored_reports((1, feeds[0], NOW), (2, feeds[1], NOW))},
+        hits={5: frozenset({"quake"})} if hit_before else {},
+    )
+    facts = facts_for(third, cluster_ids=(5,), joined=frozenset({5}), history=history)
+    assert len(decide(facts, CORROBORATING).alerts) == alerts
+
+
+def test_a_single_report_of_a_corroborated_rule_is_remembered_not_alerted() -> None:
+    decision = decide(facts_for(item("Quake hits Chile", "https://a/1")), CORROBORATING)
+    assert decision.alerts == ()
+    assert decision.new_stories[0].hits == ("quake",)  # the store keeps it for the event
+
+
+def test_three_outlets_in_one_poll_alert_at_once_on_the_first_new_story() -> None:
+    batch = [
+        item("Quake hits Chile", f"https://{feed}/1", feed=feed)
+        for feed in ("wire", "reuters", "ap")
+    ]
+    (alert,) = decide(facts_for(*batch, cluster_ids=(9, 9, 9)), CORROBORATING).alerts
+    assert (alert.story_index, alert.story_id) == (0, None)
+
+
+def test_only_joined_clusters_are_asked_for_their_reports_when_a_rule_is_corroborated() -> None:
+    fresh = [item("Quake A", "https://a/1"), item("Quake B", "https://b/1")]
+    placement = Placement((5, 100), frozenset({5}))
+    question = history_question(fresh, placement, [], CORROBORATING)
+    assert question.reports == (5,) and "alert:5:quake" in question.once_keys
+    assert history_question(fresh, placement, [], POLICY).reports == ()
