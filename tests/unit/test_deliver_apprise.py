@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -13,11 +14,15 @@ from apprise import NotifyFormat
 from tests.support.fakes.json_endpoint import JSONEndpoint
 from tests.support.fakes.smtp import RECIPIENT, SENDER, FakeSMTP
 from tests.support.fakes.telegram import CHAT_ID, FakeTelegram, parse_html, utf16_len
-from watcher.core.models import Alert, Snippet
+from watcher.core.models import Alert, ChannelSpec, Snippet
 from watcher.core.render import Message, Renderer, format_for_url
+from watcher.deliver import Deliverer
 
 HOSTILE = "Kyiv <script>alert(1)</script> & <img src=x onerror=alert(2)>"
 LINK = "https://example.com/story?id=1&lang=en"
+# A 1 MB headline and a 1 MB summary, hostile characters throughout.
+HUGE_TITLE = ((HOSTILE + " news" * 3 + " ") * 13_000)[:1_000_000]
+HUGE_SNIPPET = Snippet("Delegations met in Kyiv on Monday & <i>talked</i> " * 20_000, ((19, 23),))
 
 
 @pytest.fixture
@@ -136,6 +141,60 @@ def test_long_telegram_digest_arrives_as_several_messages_all_accepted(
     for n in range(50):
         assert f"Story {n} <b>not bold</b>" in received
     assert received.index("Story 0 ") < received.index("Story 49 ")  # newest first
+
+
+def deliver(url: str, alert: Alert, renderer: Renderer | None = None) -> str | None:
+    """Send through watcher's own send path: a Deliverer with one channel, ``out``."""
+    deliverer = Deliverer({"out": ChannelSpec("out", (url,))}, {}, renderer)
+    return asyncio.run(deliverer.send("out", alert))
+
+
+def test_a_1mb_headline_reaches_telegram_as_one_message_within_the_caps(
+    telegram: FakeTelegram,
+) -> None:
+    assert len(HUGE_TITLE) == len(HUGE_SNIPPET.text) == 1_000_000
+
+    assert deliver(telegram.url(), make_alert(title=HUGE_TITLE, snippet=HUGE_SNIPPET)) is None
+
+    assert telegram.rejected == []
+    [sent] = telegram.messages
+    assert utf16_len(sent.visible) <= 1000  # measured 978: a cut title, a cut snippet
+    assert sent.links == (LINK,)
+    assert sent.visible.count("…") == 2
+    assert sent.visible.startswith(HOSTILE) and "<script" not in sent.text
+
+
+def test_a_telegram_template_that_repeats_a_1mb_headline_still_sends_two_messages(
+    telegram: FakeTelegram,
+) -> None:
+    renderer = Renderer(
+        {"alert.telegram": "{% for _ in range(100) %}{{ alert.title }}\n{% endfor %}"}
+    )
+
+    assert deliver(telegram.url(), make_alert(title=HUGE_TITLE), renderer) is None
+
+    assert telegram.rejected == []
+    assert len(telegram.messages) == 2
+    assert all(utf16_len(m.visible) <= 4096 for m in telegram.messages)
+    assert [m.links for m in telegram.messages] == [(), (LINK,)]
+    # One ellipsis (the title's own, cut at 300), then the link on a line of its own.
+    last = telegram.messages[-1].visible.replace("\r\n", "\n")
+    assert last.endswith(f"news…\n{LINK}")
+
+
+def test_a_1mb_headline_arrives_by_email_with_a_subject_of_at_most_200_characters(
+    smtp: FakeSMTP,
+) -> None:
+    assert deliver(smtp.url(), make_alert(title=HUGE_TITLE, snippet=HUGE_SNIPPET)) is None
+
+    [mail] = smtp.mails
+    assert len(mail.subject) <= 200
+    assert mail.subject.startswith(f"ukraine: {HOSTILE}") and mail.subject.endswith("…")
+    assert mail.html is not None and mail.text is not None
+    assert len(mail.html) <= 2000 and len(mail.text) <= 1100  # measured 1,648 and 1,024
+    assert f'href="{LINK.replace("&", "&amp;")}"' in mail.html
+    assert LINK in mail.text
+    assert {"script", "img"}.isdisjoint(Tags(mail.html).names)
 
 
 def test_apprise_finds_the_chat_itself_when_the_url_names_none(telegram: FakeTelegram) -> None:

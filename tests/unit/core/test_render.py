@@ -16,7 +16,19 @@ from hypothesis import strategies as st
 from tests.support.fakes.telegram import parse_html, utf16_len
 from watcher.core.errors import WatcherError
 from watcher.core.models import Alert, Snippet
-from watcher.core.render import Format, Message, Renderer, format_for_url, telegram_split
+from watcher.core.render import (
+    MAX_ALERT,
+    MAX_SNIPPET,
+    MAX_SUBJECT,
+    MAX_TELEGRAM_MESSAGES,
+    MAX_TITLE,
+    Format,
+    Message,
+    Renderer,
+    cut,
+    format_for_url,
+    telegram_split,
+)
 
 HOSTILE = 'Kyiv <script>alert(1)</script> <img src=x onerror="alert(2)"> & more'
 LINK = "https://example.com/story?id=1&lang=en"
@@ -354,11 +366,16 @@ def test_long_telegram_digest_splits_into_parts_telegram_accepts_keeping_every_s
 
 
 def test_a_single_over_long_alert_is_split_too() -> None:
-    alert = make_alert(snippet=Snippet("lorem ipsum " * 1000, ((0, 5),)))
+    # Within the caps, but emoji are two UTF-16 units each: over one message's worth.
+    alert = make_alert(
+        title="😀 " * 1000,
+        snippet=Snippet("😀 " * 1000, ((0, 1),)),
+        also_reported_by=tuple("😀" * 40 for _ in range(200)),
+    )
 
     parts = Renderer().alert(alert, "telegram")
 
-    assert len(parts) > 1
+    assert len(parts) == 2
     assert all(weight(p.body) <= 4096 for p in parts)
 
 
@@ -472,6 +489,365 @@ def test_any_feed_text_renders_to_markup_that_adds_no_elements(
     page = Elements(one(renderer.alert(alert, "html")).body)
     assert page.names() <= {"html", "body", "h2", "p", "a", "b"}
     assert all(set(attrs) <= {"href", "style"} for _, attrs in page.tags)
+
+
+# -- size caps -----------------------------------------------------------------------
+
+MB = 1_000_000
+
+
+def repeat(unit: str, size: int) -> str:
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+HUGE_TITLE = repeat("Kyiv <script>alert(1)</script> & more news ", MB)
+SNIPPET_UNIT = "Delegations met in Kyiv on Monday & <i>talked</i> "  # "Kyiv" at 19..23
+HUGE_SNIPPET = Snippet(
+    repeat(SNIPPET_UNIT, MB),
+    tuple((n * len(SNIPPET_UNIT) + 19, n * len(SNIPPET_UNIT) + 23) for n in range(MB // 50)),
+)
+
+
+def huge_alert(**changes: object) -> Alert:
+    """A 1 MB headline and a 1 MB summary, hostile characters throughout."""
+    values: dict[str, object] = {
+        "title": HUGE_TITLE,
+        "snippet": HUGE_SNIPPET,
+        "also_reported_by": ("AP", "BBC"),
+    }
+    return make_alert(**{**values, **changes})
+
+
+def visible(fmt: Format, body: str) -> str:
+    """The text a reader sees: markup parsed (strictly, for Telegram), entities decoded."""
+    if fmt == "telegram":
+        return parse_html(body)[0]  # raises on a broken tag or entity, as Telegram would
+    if fmt == "html":
+        return Elements(body).visible()
+    if fmt == "markdown":
+        return Elements(markdown_to_html(body)).visible()
+    return body
+
+
+def test_the_caps_are_the_documented_ones() -> None:
+    assert (MAX_TITLE, MAX_SNIPPET, MAX_ALERT, MAX_SUBJECT, MAX_TELEGRAM_MESSAGES) == (
+        300,
+        600,
+        4000,
+        200,
+        2,
+    )
+
+
+# The bounds are the measured sizes of the 1 MB alert, rounded up to the next 50:
+# 300 (title) + 600 (snippet) + what the format adds (markup, entities, the fixed lines).
+@pytest.mark.parametrize(
+    ("fmt", "max_body", "max_visible"),
+    [
+        ("text", 1050, 1050),  # measured 1,033 and 1,033
+        ("html", 1750, 1050),  # measured 1,737 and 1,007
+        ("telegram", 1450, 1000),  # measured 1,429 and 970 (UTF-16 units)
+        ("markdown", 1400, 1000),  # measured 1,384 and 968
+    ],
+)
+def test_a_1mb_headline_and_summary_render_within_the_caps(
+    fmt: Format, max_body: int, max_visible: int
+) -> None:
+    messages = Renderer().alert(huge_alert(), fmt)
+
+    assert len(messages) == 1
+    [message] = messages
+    seen = visible(fmt, message.body)
+    assert len(message.body) <= max_body
+    assert utf16_len(seen) <= max_visible
+    # The title, cut at a word and nothing decoded wrongly at the cut.
+    title = seen[: seen.index("…")]
+    assert len(title) + 1 <= MAX_TITLE
+    assert HUGE_TITLE.startswith(title) and HUGE_TITLE[len(title)] == " "
+    # The snippet likewise (its marks are brackets in text).
+    start = seen.index("Delegations")
+    snippet = seen[start : seen.index("…", start)].replace("[", "").replace("]", "")
+    assert len(snippet) + 1 <= MAX_SNIPPET
+    assert HUGE_SNIPPET.text.startswith(snippet) and HUGE_SNIPPET.text[len(snippet)] == " "
+    assert "Also reported by: AP, BBC" in seen and "ukraine" in seen
+
+
+@pytest.mark.parametrize("fmt", ["text", "html", "telegram", "markdown"])
+def test_a_cut_alert_keeps_its_link(fmt: Format) -> None:
+    [message] = Renderer().alert(huge_alert(), fmt)
+
+    if fmt == "text":
+        assert LINK in message.body.splitlines()
+    elif fmt == "telegram":
+        assert parse_html(message.body)[1] == (LINK,)
+    else:
+        html = message.body if fmt == "html" else markdown_to_html(message.body)
+        assert LINK in Elements(html).hrefs()
+
+
+@pytest.mark.parametrize("fmt", ["html", "telegram"])
+def test_a_cut_never_breaks_an_entity_or_a_tag(fmt: Format) -> None:
+    renderer = Renderer()
+    short = Elements(one(renderer.alert(make_alert(also_reported_by=("AP",)), fmt)).body)
+    body = one(renderer.alert(huge_alert(), fmt)).body
+
+    if fmt == "telegram":
+        parse_html(body)  # raises on an unbalanced tag or a bare "&", as Telegram would
+    assert Elements(body).names() == short.names()  # no tag added, none left open
+    assert "<script" not in body
+    # Every "&" begins a whole entity: a cut one would read "&am…" or "&l…".
+    assert re.search(r"&(?!amp;|lt;|gt;|quot;|#x27;|#39;)", body) is None
+    assert body.count("&lt;script&gt;") == body.count("&lt;/script&gt;")
+
+
+@pytest.mark.parametrize("fmt", ["text", "html", "markdown"])
+def test_subject_of_a_1mb_headline_is_at_most_200_characters(fmt: Format) -> None:
+    [message] = Renderer().alert(huge_alert(), fmt)
+
+    assert len(message.title) <= MAX_SUBJECT
+    assert message.title.endswith("…")
+    head = message.title[:-1]
+    assert ("ukraine: " + HUGE_TITLE).startswith(head)
+    assert ("ukraine: " + HUGE_TITLE)[len(head)] == " "
+    if fmt == "html":
+        assert message.text_body is not None and len(message.text_body) <= 1050
+
+
+def test_the_text_part_of_an_email_is_capped_like_the_text_format() -> None:
+    renderer = Renderer()
+    [html] = renderer.alert(huge_alert(), "html")
+    [text] = renderer.alert(huge_alert(), "text")
+
+    assert html.text_body == text.body
+
+
+def test_telegram_alert_within_two_messages_each_within_4096_units() -> None:
+    [message] = Renderer().alert(huge_alert(), "telegram")
+
+    assert message.title == ""
+    assert utf16_len(parse_html(message.body)[0]) <= 4096
+
+
+# Every field at its worst at once: the whole alert stays within MAX_ALERT plus the
+# default template's own text. Measured, counting the link once: text 4,026, html
+# 4,022, telegram 4,023 and markdown 4,021 (those two show the link only as an href).
+WORST_LINK = "https://example.com/" + "a" * 2020
+
+
+def worst_alert() -> Alert:
+    return make_alert(
+        title="t " * MB,
+        rule="r" * 1000,
+        feed="f " * 1000,
+        link=WORST_LINK,
+        snippet=Snippet("s " * MB, ((0, 1),)),
+        also_reported_by=tuple(f"Outlet number {n}" for n in range(1000)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "overhead"), [("text", 40), ("html", 40), ("telegram", 40), ("markdown", 40)]
+)
+def test_a_whole_alert_is_at_most_4000_characters_plus_the_template(
+    fmt: Format, overhead: int
+) -> None:
+    messages = Renderer().alert(worst_alert(), fmt)
+
+    assert len(messages) == 1
+    seen = visible(fmt, messages[0].body)
+    assert seen.count(WORST_LINK) == (1 if fmt in ("text", "html") else 0)
+    hidden = 0 if fmt in ("text", "html") else len(WORST_LINK)
+    assert len(seen) + hidden <= MAX_ALERT + overhead
+    assert "Also reported by: Outlet number 0, Outlet number 1," in seen
+    assert re.search(r"Outlet number \d+, \d+ more", seen)
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("alpha beta gamma", 16, "alpha beta gamma"),  # fits: untouched
+        ("alpha beta gamma", 15, "alpha beta…"),  # never mid-word
+        ("alpha beta gamma", 11, "alpha beta…"),  # the ellipsis counts
+        ("alpha beta gamma", 10, "alpha…"),
+        ("alpha, beta gamma", 12, "alpha, beta…"),
+        ("alpha, beta gamma", 11, "alpha…"),  # no dangling comma
+        ("abcdefghij", 5, "abcd…"),  # a single word longer than the cap
+        ("e\u0301" * 5, 4, "e\u0301…"),  # not between a letter and its accent
+        ("👍\u200d👍\u200d👍", 3, "👍…"),  # nor inside a joined emoji
+        ("alpha beta", 1, "…"),
+        ("alpha beta", 0, ""),
+    ],
+)
+def test_cut_at_a_word_with_an_ellipsis(text: str, limit: int, expected: str) -> None:
+    assert cut(text, limit) == expected
+    assert len(cut(text, limit)) <= limit
+
+
+# The snippet, 634 characters: "New York Times" crosses the cut at 600, "Kyiv" is
+# well before it and "Lviv" after it.
+CUT_SNIPPET = "Kyiv " + "word " * 117 + "New York Times " + "word " * 5 + "Lviv"
+CUT_MARKS = ((0, 4), (590, 604), (630, 634))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "first", "crossing", "mark", "marks"),
+    [
+        ("text", "[Kyiv] word", "word [New York]…", r"\[", 2),
+        ("markdown", "**Kyiv** word", "word **New York**…", r"\*\*\w", 2),
+        ("telegram", "<b>Kyiv</b> word", "word <b>New York</b>…", "<b>", 3),  # + the title
+        ("html", "<b>Kyiv</b> word", "word <b>New York</b>…", "<b>", 2),
+    ],
+)
+def test_marks_are_cut_with_the_snippet(
+    fmt: Format, first: str, crossing: str, mark: str, marks: int
+) -> None:
+    assert CUT_SNIPPET[590:604] == "New York Times" and CUT_SNIPPET[630:634] == "Lviv"
+    snippet = Snippet(CUT_SNIPPET, CUT_MARKS)
+
+    body = one(Renderer().alert(make_alert(snippet=snippet), fmt)).body
+
+    assert first in body and crossing in body
+    assert "Times" not in body and "Lviv" not in body
+    assert len(re.findall(mark, body)) == marks
+
+
+# Rendered before the caps existed: a story within them must come out byte for byte.
+SHORT_BODIES = {
+    "text": (
+        "Talks resume in Kyiv\nReuters · 2024-05-01 12:34 UTC\n\n"
+        "Delegations met in [Kyiv] on Monday\n\nhttps://example.com/story?id=1&lang=en\n"
+        "Also reported by: AP, BBC News\nRule: ukraine"
+    ),
+    "markdown": (
+        "**[Talks resume in Kyiv](https://example.com/story?id=1&lang=en)**\n\n"
+        "Reuters · 2024-05-01 12:34 UTC\n\nDelegations met in **Kyiv** on Monday\n\n"
+        "Also reported by: AP, BBC News\n\nRule: ukraine"
+    ),
+    "telegram": (
+        '<b><a href="https://example.com/story?id=1&amp;lang=en">Talks resume in Kyiv</a></b>\n'
+        "<i>Reuters · 2024-05-01 12:34 UTC</i>\n\nDelegations met in <b>Kyiv</b> on Monday\n\n"
+        "Also reported by: AP, BBC News\nRule: ukraine"
+    ),
+    "html": (
+        "<!DOCTYPE html>\n<html>\n"
+        '<body style="font-family: sans-serif; line-height: 1.4">\n'
+        '<h2 style="margin-bottom: 0.2em">'
+        '<a href="https://example.com/story?id=1&amp;lang=en">Talks resume in Kyiv</a></h2>\n'
+        '<p style="color: #555; margin-top: 0">Reuters · 2024-05-01 12:34 UTC</p>\n'
+        "<p>Delegations met in <b>Kyiv</b> on Monday</p>\n"
+        '<p><a href="https://example.com/story?id=1&amp;lang=en">'
+        "https://example.com/story?id=1&amp;lang=en</a></p>\n"
+        "<p>Also reported by: AP, BBC News</p>\n"
+        '<p style="color: #555">Rule: ukraine</p>\n</body>\n</html>'
+    ),
+}
+
+
+@pytest.mark.parametrize("fmt", ["text", "html", "telegram", "markdown"])
+def test_a_short_story_is_untouched_by_the_caps(fmt: Format) -> None:
+    [message] = Renderer().alert(make_alert(also_reported_by=("AP", "BBC News")), fmt)
+
+    assert message.body == SHORT_BODIES[fmt]
+    assert message.title == ("" if fmt == "telegram" else "ukraine: Talks resume in Kyiv")
+    assert message.text_body == (SHORT_BODIES["text"] if fmt == "html" else None)
+
+
+@pytest.mark.parametrize(
+    ("extra", "title_line", "snippet_line"),
+    [
+        ("", "word " * 59 + "words", "text " * 119 + "texts"),  # exactly at the caps
+        ("s", "word " * 59 + "…", "text " * 119 + "…"),  # one over: the last word goes
+    ],
+)
+def test_a_story_at_the_caps_is_untouched_and_one_character_more_is_cut(
+    extra: str, title_line: str, snippet_line: str
+) -> None:
+    title = "word " * 59 + "words" + extra
+    snippet = "text " * 119 + "texts" + extra
+    assert len(title) - len(extra) == MAX_TITLE and len(snippet) - len(extra) == MAX_SNIPPET
+
+    body = one(Renderer().alert(make_alert(title=title, snippet=Snippet(snippet)), "text")).body
+
+    assert body.splitlines()[0] == title_line.replace(" …", "…")
+    assert body.splitlines()[3] == snippet_line.replace(" …", "…")
+
+
+REPEATING = "{% for _ in range(400) %}{{ alert.title }}\n{% endfor %}"  # 8,800 units
+
+
+@pytest.mark.parametrize(
+    ("template_end", "links"),
+    [
+        ("", ((), (LINK,))),  # no link anywhere: added to the last message
+        ('<a href="{{ alert.link }}">read</a>', ((), (LINK,))),  # past the cut: added
+        ("{{ alert.link }}", ((), (LINK,))),  # shown past the cut, as text: added
+    ],
+)
+def test_a_telegram_alert_is_at_most_two_messages_ending_with_the_link(
+    template_end: str, links: tuple[tuple[str, ...], ...]
+) -> None:
+    renderer = Renderer({"alert.telegram": REPEATING + template_end})
+
+    parts = renderer.alert(make_alert(), "telegram")
+
+    assert len(parts) == MAX_TELEGRAM_MESSAGES
+    assert tuple(parse_html(p.body)[1] for p in parts) == links
+    assert all(weight(p.body) <= 4096 for p in parts)
+    last = parse_html(parts[-1].body)[0]
+    assert last.endswith(f"Talks resume in Kyiv…\n{LINK}")
+
+
+def test_a_telegram_alert_cut_to_two_messages_does_not_repeat_a_link_already_sent() -> None:
+    renderer = Renderer(
+        {"alert.telegram": '<a href="{{ alert.link }}">{{ alert.title }}</a>\n' + REPEATING}
+    )
+
+    parts = renderer.alert(make_alert(), "telegram")
+
+    assert len(parts) == 2
+    assert [parse_html(p.body)[1] for p in parts] == [(LINK,), ()]
+    assert parse_html(parts[-1].body)[0].endswith("Talks resume in Kyiv…")
+
+
+# Measured per 1 MB entry: text 1,029, html 955, markdown 957 visible characters, and
+# about 320 for the digest's head (its title cut to MAX_TITLE, the count).
+@pytest.mark.parametrize(("fmt", "per_entry"), [("text", 1050), ("html", 1000), ("markdown", 1000)])
+@pytest.mark.parametrize("entries", [1, 3, 10])
+def test_a_digest_is_bounded_by_its_entries(fmt: Format, per_entry: int, entries: int) -> None:
+    alerts = [huge_alert(published=datetime(2024, 5, 1, tzinfo=UTC)) for _ in range(entries)]
+
+    [message] = Renderer().digest(alerts, fmt, repeat("Daily digest ", MB))
+
+    seen = visible(fmt, message.body)
+    assert len(seen) <= entries * per_entry + MAX_TITLE + 50
+    assert seen.count("…") == 2 * entries + 1  # each title and snippet, and the digest title
+    assert len(message.title) <= MAX_SUBJECT
+    if fmt != "text":
+        html = message.body if fmt == "html" else markdown_to_html(message.body)
+        assert Elements(html).hrefs().count(LINK) == entries
+
+
+def test_a_telegram_digest_takes_as_many_messages_as_its_entries_need() -> None:
+    alerts = [
+        huge_alert(title=f"Story {n} " + HUGE_TITLE, published=datetime(2024, 5, 1, tzinfo=UTC))
+        for n in range(30)
+    ]
+
+    parts = Renderer().digest(alerts, "telegram", "Daily digest")
+
+    assert 4 <= len(parts) <= 10  # 30 entries of about 950 units each
+    total = 0
+    seen = ""
+    links: list[str] = []
+    for part in parts:
+        text, hrefs = parse_html(part.body)
+        assert utf16_len(text) <= 4096
+        total += utf16_len(text)
+        seen += text
+        links += hrefs
+    assert total <= 30 * 1000 + 100  # measured 28,867
+    assert links == [LINK] * 30
+    assert all(f"Story {n} Kyiv" in seen for n in range(30))
 
 
 # -- format choice -------------------------------------------------------------------
