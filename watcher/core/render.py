@@ -285,6 +285,10 @@ class AlertView:
     published_at: datetime | None
     snippet: str
     also_reported_by: tuple[str, ...]
+    # A corroborated alert: each outlet with when it first reported ("BBC 10:02 UTC"),
+    # and how many there were.
+    reported_by: tuple[str, ...] = ()
+    outlets: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +332,7 @@ class _Capped:
     published: str
     snippet: list[tuple[str, bool]]
     also_reported_by: tuple[str, ...]
+    reported_by: tuple[str, ...] = ()
 
 
 def _capped(alert: Alert) -> _Capped:
@@ -351,8 +356,10 @@ def _capped(alert: Alert) -> _Capped:
     feed = take(_clean(alert.feed), MAX_TITLE)
     snippet = _cut_pieces(_segments(alert.snippet), max(0, min(MAX_SNIPPET, room)))
     room -= sum(len(t) for t, _ in snippet)
-    also = _names(alert.also_reported_by, max(0, room))
-    return _Capped(rule, feed, title, link, published, snippet, also)
+    reported = _names([f"{o} {_utc(at)}" for o, at in alert.reported_by], max(0, room))
+    room -= len(", ".join(reported))
+    also = () if reported else _names(alert.also_reported_by, max(0, room))
+    return _Capped(rule, feed, title, link, published, snippet, also, reported)
 
 
 def _view(alert: Alert, fmt: Format, capped: _Capped | None = None) -> AlertView:
@@ -371,6 +378,8 @@ def _view(alert: Alert, fmt: Format, capped: _Capped | None = None) -> AlertView
         published_at=alert.published,
         snippet=_highlight(capped.snippet, fmt),
         also_reported_by=tuple(plain(n) for n in capped.also_reported_by),
+        reported_by=tuple(plain(n) for n in capped.reported_by),
+        outlets=len(alert.reported_by),
     )
 
 
@@ -408,7 +417,11 @@ _MD_TITLE = (
     "{% else %}{{ alert.title }}{% endif +%}"
 )
 _COUNT = '{{ count }} alert{{ "" if count == 1 else "s" }}'
-_ALSO = 'Also reported by: {{ alert.also_reported_by | join(", ") }}'
+_ALSO = (
+    "{% if alert.reported_by %}Reported by {{ alert.outlets }} outlets: "
+    '{{ alert.reported_by | join(", ") }}'
+    '{% else %}Also reported by: {{ alert.also_reported_by | join(", ") }}{% endif +%}'
+)
 
 _DEFAULTS: Final[dict[str, str]] = {
     "alert.text": f"""\
@@ -422,7 +435,7 @@ _DEFAULTS: Final[dict[str, str]] = {
 {{% if alert.link %}}
 {{{{ alert.link }}}}
 {{% endif %}}
-{{% if alert.also_reported_by %}}
+{{% if alert.also_reported_by or alert.reported_by %}}
 {_ALSO}
 {{% endif %}}
 Rule: {{{{ alert.rule }}}}
@@ -435,7 +448,7 @@ Rule: {{{{ alert.rule }}}}
 
 {{{{ alert.snippet }}}}
 {{% endif %}}
-{{% if alert.also_reported_by %}}
+{{% if alert.also_reported_by or alert.reported_by %}}
 
 {_ALSO}
 {{% endif %}}
@@ -450,7 +463,7 @@ Rule: {{{{ alert.rule }}}}
 {{{{ alert.snippet }}}}
 {{% endif %}}
 
-{{% if alert.also_reported_by %}}
+{{% if alert.also_reported_by or alert.reported_by %}}
 {_ALSO}
 {{% endif %}}
 Rule: {{{{ alert.rule }}}}
@@ -467,7 +480,7 @@ Rule: {{{{ alert.rule }}}}
 {{% if alert.link %}}
 <p><a href="{{{{ alert.link }}}}">{{{{ alert.link }}}}</a></p>
 {{% endif %}}
-{{% if alert.also_reported_by %}}
+{{% if alert.also_reported_by or alert.reported_by %}}
 <p>{_ALSO}</p>
 {{% endif %}}
 <p style="color: #555">Rule: {{{{ alert.rule }}}}</p>
@@ -490,7 +503,7 @@ Rule: {{{{ alert.rule }}}}
 {{% if alert.link %}}
   {{{{ alert.link }}}}
 {{% endif %}}
-{{% if alert.also_reported_by %}}
+{{% if alert.also_reported_by or alert.reported_by %}}
   {_ALSO}
 {{% endif %}}
 {{% endfor %}}
@@ -508,7 +521,7 @@ Rule: {{{{ alert.rule }}}}
 
 {{{{ alert.snippet }}}}
 {{% endif %}}
-{{% if alert.also_reported_by %}}
+{{% if alert.also_reported_by or alert.reported_by %}}
 
 {_ALSO}
 {{% endif %}}
@@ -528,7 +541,7 @@ Rule: {{{{ alert.rule }}}}
 {{% if alert.snippet %}}
 {{{{ alert.snippet }}}}
 {{% endif %}}
-{{% if alert.also_reported_by %}}
+{{% if alert.also_reported_by or alert.reported_by %}}
 {_ALSO}
 {{% endif %}}
 {{% endfor %}}
@@ -550,7 +563,7 @@ Rule: {{{{ alert.rule }}}}
 {{% if alert.snippet %}}
 <p>{{{{ alert.snippet }}}}</p>
 {{% endif %}}
-{{% if alert.also_reported_by %}}
+{{% if alert.also_reported_by or alert.reported_by %}}
 <p>{_ALSO}</p>
 {{% endif %}}
 </li>

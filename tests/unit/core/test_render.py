@@ -928,3 +928,22 @@ def test_broken_user_templates_are_refused_with_a_clear_message(
 ) -> None:
     with pytest.raises(WatcherError, match=re.escape(expected)):
         Renderer(overrides)
+
+
+@pytest.mark.parametrize("fmt", ["text", "html", "telegram", "markdown"])
+def test_a_corroborated_alert_names_each_outlet_with_its_first_time(fmt: Format) -> None:
+    at = datetime(2024, 5, 1, 10, 2, tzinfo=UTC)
+    alert = make_alert(
+        reported_by=(
+            ("bbc.co.uk", at),
+            ("reuters.com", at + timedelta(minutes=13)),
+            (HOSTILE, at + timedelta(minutes=40)),
+        ),  # fmt: skip
+        also_reported_by=("ignored",),
+    )
+    (message,) = Renderer().alert(alert, fmt)
+    shown = unescape(re.sub(r"<[^>]+>", "", message.body)).replace("\\", "")
+    assert "Reported by 3 outlets: bbc.co.uk 2024-05-01 10:02 UTC, reuters.com" in shown
+    assert "Also reported by" not in shown
+    if fmt in ("html", "telegram"):
+        assert "<script>" not in message.body and "&lt;script&gt;" in message.body
