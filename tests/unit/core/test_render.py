@@ -938,7 +938,7 @@ def test_a_corroborated_alert_names_each_outlet_with_its_first_time(fmt: Format)
             ("bbc.co.uk", at),
             ("reuters.com", at + timedelta(minutes=13)),
             (HOSTILE, at + timedelta(minutes=40)),
-        ),  # fmt: skip
+        ),
         also_reported_by=("ignored",),
     )
     (message,) = Renderer().alert(alert, fmt)
