@@ -118,3 +118,6 @@ def test_a_mute_set_while_the_daemon_runs_stops_its_next_alert(
         if daemon.poll() is None:
             daemon.kill()
     assert capture.count(THIRD.title) == 0 and "Traceback" not in stderr
+    told = {row["title"]: row for row in json.loads(project.run("alerts", "--json").stdout)}
+    assert [d["status"] for d in told[THIRD.title]["deliveries"]] == ["muted"]
+    assert [d["status"] for d in told[FIRST.title]["deliveries"]] == ["sent"]
