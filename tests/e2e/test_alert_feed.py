@@ -4,64 +4,24 @@ feed reader, and `watcher alerts` answers "was I told about X?"."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import feedparser
 import httpx
-import pytest
 
 from tests.conftest import Capture, Item, Project, rss
 from tests.support.atom import NS, check_atom
+from tests.support.daemon import LoggedDaemon as Daemon
 from tests.support.httpserver import HTTPServer
 from tests.support.waiting import wait_for
 
 TOKEN = "e2e-feed-token-0123456789"
 HOSTILE = "<script>alert(1)</script> Quake"
-
-
-class Daemon:
-    """`watcher run` in a subprocess, its stderr in a file (read at any time)."""
-
-    def __init__(self, project: Project, env: dict[str, str]) -> None:
-        self.log_path = project.root / "daemon.log"
-        self.log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "watcher", "--config", str(project.config), "run"],
-            stdout=subprocess.DEVNULL,
-            stderr=self.log,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
-        )
-
-    def output(self) -> str:
-        return self.log_path.read_text()
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=15)
-        finally:
-            self.log.close()
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[Daemon]]:
-    started: list[Daemon] = []
-    yield started
-    for daemon in started:
-        daemon.kill()
 
 
 def free_port() -> int:
@@ -177,7 +137,7 @@ def test_without_a_token_the_feed_is_open_on_loopback(
     # A rule that notifies no channel: the feed is where its alerts are read.
     feed_only = "  - {name: feed-only, query: Hama, notify: []}\n"
     project.write(config(capture, feed, port, token=False) + feed_only)
-    daemon = Daemon(project, {})
+    daemon = Daemon(project)
     daemons.append(daemon)
     assert wait_for(lambda: capture.count("Quake") == 1), daemon.output()
     response = httpx.get(f"http://127.0.0.1:{port}/alerts.atom", timeout=5)

@@ -7,20 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import Capture, Item, Project, rss
+from tests.conftest import Capture, Project, rss
+from tests.e2e.test_one_alert_per_event import COPY, REWRITE, WIRE
 from tests.support.httpserver import HTTPServer
-
-LEAD = (
-    "Syrian government forces launched a counterattack against rebel fighters near the "
-    "central city of Hama on Tuesday, a war monitor said, as the army sought to retake "
-    "villages lost last week."
-)
-WIRE = Item("Syrian army counterattacks rebels near Hama", "http://wire.example/a1", "w-1",
-            summary=LEAD)  # fmt: skip
-COPY = Item("Syrian army counterattacks rebels near Hama - Reuters", "http://outlet.example/1",
-            "o-1", summary=LEAD[:130])  # fmt: skip
-REWRITE = Item("Assad's forces hit back at insurgents around Hama", "http://daily.example/1",
-               "d-1", summary="BEIRUT (AFP) - " + LEAD)  # fmt: skip
 
 RULE = "{name: hama, query: Hama AND rebel*, notify: [capture], min_sources: 3"
 

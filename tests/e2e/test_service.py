@@ -5,13 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,69 +17,13 @@ import pytest
 from ruamel.yaml import YAML
 
 from tests.conftest import Capture, Item, Project, rss
+from tests.support.daemon import LoggedDaemon as Daemon
 from tests.support.httpserver import HTTPServer
 from tests.support.waiting import wait_for
 from watcher.config import json_schema, load_config
 from watcher.wiring import open_pipeline, prune
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-# `watcher run` without its config file watcher (the CLI has no switch for that): the
-# same daemon, so that only SIGHUP can make it reload.
-UNWATCHED = """\
-import asyncio, sys
-from pathlib import Path
-from watcher.config import load_config
-from watcher.daemon import Daemon
-from watcher.log import setup_logging
-setup_logging("info")
-asyncio.run(Daemon(load_config(Path(sys.argv[1])), watch=False).run())
-"""
-
-
-class Daemon:
-    """`watcher run` in a subprocess, its stderr collected as it comes."""
-
-    def __init__(
-        self, project: Project, env: dict[str, str] | None = None, *, watch: bool = True
-    ) -> None:
-        self.log_path = project.root / "daemon.log"
-        self.log = self.log_path.open("w")
-        command = (
-            [sys.executable, "-m", "watcher", "--config", str(project.config), "run"]
-            if watch
-            else [sys.executable, "-c", UNWATCHED, str(project.config)]
-        )
-        self.process = subprocess.Popen(
-            command,
-            stdout=subprocess.DEVNULL,
-            stderr=self.log,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-        )
-
-    def output(self) -> str:
-        return self.log_path.read_text()
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int:
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout=timeout)
-        finally:
-            self.log.close()
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[Daemon]]:
-    started: list[Daemon] = []
-    yield started
-    for daemon in started:
-        daemon.kill()
 
 
 def service_config(capture: Capture, feeds: dict[str, str], rules: str) -> str:
