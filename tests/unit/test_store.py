@@ -763,6 +763,35 @@ def test_prune_keeps_the_keys_a_feed_still_lists(
     assert (store.known_keys(["link:quiet"]) == {"link:quiet"}) is key_kept
 
 
+@pytest.mark.parametrize(
+    ("later", "key_kept"),
+    [
+        ("304", True),  # unchanged since: the feed still lists what it listed
+        ("error", True),  # failing since: the same
+        ("parsed", False),  # parsed again without it: it left the feed
+    ],
+)
+def test_a_feed_unchanged_for_longer_than_retention_keeps_what_it_lists(
+    store: SQLiteStore, later: str, key_kept: bool
+) -> None:
+    parsed = PollDecision(
+        poll(T0, body_hash="b1"),
+        new_stories=(story_record("quiet"),),
+        listed_keys=("link:quiet",),
+    )
+    store.record_poll(parsed)
+    for day in (10, 20, 30):  # a month of polls that read nothing
+        moment = T0 + timedelta(days=day)
+        if later == "304":
+            store.record_poll(PollDecision(poll(moment)))  # no body read: no body hash
+        elif later == "error":
+            store.record_poll(PollDecision(poll(moment, error="HTTP 503")))
+        else:
+            store.record_poll(PollDecision(poll(moment, body_hash=f"b{day}")))
+    store.prune(T0 + timedelta(days=25))
+    assert (store.known_keys(["link:quiet"]) == {"link:quiet"}) is key_kept
+
+
 def test_a_pruned_storys_keys_never_point_at_a_later_story(store: SQLiteStore) -> None:
     """BUG (watcher/store/sqlite_stories.py:93, _insert_stories): new story ids are
     MAX(id) + 1, so once the newest stories are pruned their ids are handed out

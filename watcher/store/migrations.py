@@ -138,10 +138,20 @@ def _migration_5(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_6(db: sqlite_utils.Database) -> None:
+    """A feed that answers 304 (or fails) for longer than ``retention`` still lists what
+    it listed at its last parse (#15): keys remember their feed, feeds when they were
+    last parsed, and pruning keeps the keys of a feed's last parse."""
+    db.execute("ALTER TABLE story_keys ADD COLUMN feed TEXT")
+    db.execute("UPDATE story_keys SET feed = (SELECT feed FROM stories WHERE id = story_id)")
+    db.execute("ALTER TABLE feeds ADD COLUMN last_parsed TEXT")
+
+
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _migration_1,
     _migration_2,
     _migration_3,
     _migration_4,
     _migration_5,
+    _migration_6,
 )

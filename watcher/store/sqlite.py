@@ -53,10 +53,13 @@ class SQLiteStore(SQLiteFeeds, SQLiteStories, SQLiteOutbox, SQLiteMutes, SQLiteR
                        last_duration = ?, first_polled_at = COALESCE(first_polled_at, ?),
                        etag = ?, last_modified = ?, body_hash = COALESCE(?, body_hash),
                        items = COALESCE(?, items), problem = ?,
-                       effective_url = COALESCE(?, effective_url) WHERE name = ?""",
+                       effective_url = COALESCE(?, effective_url),
+                       last_parsed = CASE WHEN ? IS NULL THEN last_parsed ELSE ? END
+                       WHERE name = ?""",
                     [poll.url, now, now, poll.status, iso(poll.next_poll), iso(poll.hold_until),
                      poll.duration, now, poll.etag, poll.last_modified, poll.body_hash,
-                     poll.items, poll.problem, poll.effective_url, poll.name],
+                     poll.items, poll.problem, poll.effective_url, poll.body_hash, now,
+                     poll.name],
                 )  # fmt: skip
             if poll.notice_sent is not None:
                 self.db.execute(

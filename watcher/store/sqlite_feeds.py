@@ -51,6 +51,7 @@ class SQLiteFeeds(SQLiteBase):
         """The feed's row, its stories, its feed-scoped keys and once-keys follow the name."""
         self.db.execute("UPDATE feeds SET name = ? WHERE name = ?", [new, old])
         self.db.execute("UPDATE stories SET feed = ? WHERE feed = ?", [new, old])
+        self.db.execute("UPDATE story_keys SET feed = ? WHERE feed = ?", [new, old])
         for kind in ("guid", "title"):
             prefix = f"{kind}:{old}\x1f"
             self.db.execute(

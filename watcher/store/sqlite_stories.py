@@ -90,9 +90,14 @@ class SQLiteStories(SQLiteBase):
                    AND id NOT IN (SELECT story_id FROM alerts)""",
                 [cutoff],
             ).rowcount
+            # A key its feed listed at that feed's last parse is still listed, however
+            # long the feed has answered 304 (or failed) since.
             keys = self.db.execute(
                 """DELETE FROM story_keys WHERE last_seen < ?
-                   AND story_id NOT IN (SELECT story_id FROM alerts)""",
+                   AND story_id NOT IN (SELECT story_id FROM alerts)
+                   AND NOT EXISTS (SELECT 1 FROM feeds f WHERE f.name = story_keys.feed
+                                   AND f.last_parsed IS NOT NULL
+                                   AND story_keys.last_seen >= f.last_parsed)""",
                 [cutoff],
             ).rowcount
         return int(stories), int(keys)
@@ -141,9 +146,9 @@ class SQLiteStories(SQLiteBase):
             ],
         )
         self.db.conn.executemany(
-            "INSERT OR IGNORE INTO story_keys (key, story_id, last_seen) VALUES (?, ?, ?)",
+            "INSERT OR IGNORE INTO story_keys (key, story_id, last_seen, feed) VALUES (?,?,?,?)",
             [
-                (key, story_id, seen_at)
+                (key, story_id, seen_at, record.story.feed)
                 for story_id, record in zip(ids, records, strict=True)
                 for key in record.keys
             ],
