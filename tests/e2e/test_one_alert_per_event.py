@@ -211,6 +211,8 @@ def test_an_upgrade_recomputes_fingerprints_and_nothing_alerts_again(
         db.execute("UPDATE stories SET fingerprint = replace(fingerprint, '\"v\":2', '\"v\":1')")
         db.execute("DROP TABLE mutes")  # and nothing that later versions added
         db.execute("DROP TABLE hits")
+        db.execute("ALTER TABLE story_keys DROP COLUMN feed")
+        db.execute("ALTER TABLE feeds DROP COLUMN last_parsed")
         db.execute("PRAGMA user_version = 2")
     alerts_before = len(capture.messages())
     configure(project, server, capture, {**OUTLETS, "late": (COPY,)})
