@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from watcher.core.dedupe import canonical_url, identity_keys, is_recent, select_new
+from watcher.core.dedupe import (
+    canonical_url,
+    default_outlet,
+    identity_keys,
+    is_recent,
+    select_new,
+)
 from watcher.core.models import Story
 
 
@@ -137,3 +143,125 @@ def test_tracking_parameters_are_dropped_and_the_others_kept_in_order(
     raw: str, canonical: str
 ) -> None:
     assert canonical_url(raw) == canonical
+
+
+# ---------------------------------------------------------------- more of a URL (#18)
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        # credentials stay (they name who may read the page), host lower-cased
+        ("http://user:pw@X.org/a", "http://user:pw@x.org/a"),
+        ("http://user@X.org:8080/a", "http://user@x.org:8080/a"),
+        ("http://user@x.org:80/a", "http://user@x.org/a"),
+        ("http://:pw@x.org/a", "http://:pw@x.org/a"),
+        # a trailing dot on the host is the same host
+        ("http://x.org./a", "http://x.org/a"),
+        # the empty path of a host is /, the path itself is kept as written
+        ("https://x.org?id=1", "https://x.org/?id=1"),
+        ("https://x.org/A/B/", "https://x.org/A/B/"),
+        # a parameter without a value is kept
+        ("http://x.org/a?amp&utm_source=x", "http://x.org/a?amp="),
+        # each tracking prefix and name, in any case
+        ("http://x.org/a?hsa_acc=1&itm_source=2&at_medium=3&k=v", "http://x.org/a?k=v"),
+        ("http://x.org/a?dclid=1&gclsrc=2&yclid=3&igshid=4&mkt_tok=5", "http://x.org/a"),
+        ("http://x.org/a?cmpid=1&ncid=2&ocid=3&ref_src=4&ref_url=5&k=v", "http://x.org/a?k=v"),
+        ("http://x.org/a?smid=1&_ga=2&spm=3&__twitter_impression=true", "http://x.org/a"),
+        ("http://x.org/a?FBCLID=1&Pk_Source=2", "http://x.org/a"),
+        # only the fragment goes
+        ("http://x.org/a?id=1#top", "http://x.org/a?id=1"),
+        # not a URL: kept, only trimmed
+        ("  not a url ", "not a url"),
+        ("", ""),
+        ("http://[::1/a", "http://[::1/a"),
+    ],
+)
+def test_a_link_is_known_by_its_canonical_form(raw: str, canonical: str) -> None:
+    assert canonical_url(raw) == canonical
+
+
+@pytest.mark.parametrize(
+    ("url", "outlet"),
+    [
+        ("https://www.bbc.co.uk/news/world/rss.xml", "bbc.co.uk"),
+        ("https://WWW.BBC.CO.UK/x", "bbc.co.uk"),
+        ("https://feeds.bbci.co.uk/news/rss.xml", "feeds.bbci.co.uk"),
+        ("https://www.x.org.:8443/rss", "x.org"),
+        ("  https://www.x.org/rss  ", "x.org"),
+        ("https://wwwx.org/rss", "wwwx.org"),
+        ("https://www.www.x.org/", "www.x.org"),  # one leading www. only
+        ("file:rss.xml", "file:rss.xml"),  # no host at all
+        ("http://[::1/rss", "http://[::1/rss"),  # not a URL
+    ],
+)
+def test_a_feed_without_an_outlet_is_its_host_without_www(url: str, outlet: str) -> None:
+    assert default_outlet(url) == outlet
+
+
+@pytest.mark.parametrize(
+    ("kw", "keys"),
+    [
+        # a GUID that is the link is one key
+        (
+            {"link": "http://x.org/a?utm_source=z", "guid": "http://x.org/a?utm_source=z"},
+            ("link:http://x.org/a",),
+        ),
+        # a URL GUID that differs from the link is a second link
+        (
+            {"link": "http://x.org/a", "guid": "https://x.org/p?id=1"},
+            ("link:http://x.org/a", "link:https://x.org/p?id=1"),
+        ),
+        # a URL GUID that is the link written otherwise is still one key
+        ({"link": "http://x.org/a", "guid": "http://X.org/a#c"}, ("link:http://x.org/a",)),
+        # a plain GUID is scoped to its feed, and trimmed
+        ({"link": "http://x.org/a", "guid": " 123 "}, ("link:http://x.org/a", "guid:wire\x1f123")),
+        # a GUID that is only URL-like is a plain GUID
+        ({"guid": "ftp://x.org/a"}, ("guid:wire\x1fftp://x.org/a",)),
+        ({"guid": "x.org/a"}, ("guid:wire\x1fx.org/a",)),
+        ({"guid": "https://x.org/a"}, ("link:https://x.org/a",)),
+    ],
+)
+def test_a_story_is_known_by_its_link_and_its_guid(
+    kw: dict[str, str], keys: tuple[str, ...]
+) -> None:
+    assert identity_keys(story(**kw)) == keys
+
+
+@pytest.mark.parametrize(
+    ("kw", "link"),
+    [
+        ({"link": "HTTP://X.org/a?utm_source=z#c"}, "http://x.org/a"),
+        ({"link": "http://x.org/a", "guid": "https://x.org/p"}, "http://x.org/a"),
+        ({"guid": "https://x.org/p"}, None),  # a GUID is no link
+        ({"guid": "123"}, None),
+        ({}, None),
+    ],
+)
+def test_a_new_story_carries_its_canonical_link(kw: dict[str, str], link: str | None) -> None:
+    (fresh,) = select_new([story(**kw)], known=set())
+    assert fresh.canonical_link == link
+
+
+def test_a_story_any_of_whose_keys_is_known_is_not_new() -> None:
+    a = story(link="http://x.org/a", guid="1")
+    assert select_new([a], known={"guid:wire\x1f1"}) == []
+    assert select_new([a], known={"link:http://x.org/a"}) == []
+    assert [n.story for n in select_new([a], known={"guid:other\x1f1"})] == [a]
+    # a later story sharing only its GUID with an earlier one of the batch is the same story
+    b = story(link="http://x.org/b", guid="1")
+    assert [n.story for n in select_new([a, b], known=set())] == [a]
+
+
+@pytest.mark.parametrize(
+    ("age", "recent"),
+    [
+        (timedelta(0), True),
+        (timedelta(days=2), True),  # exactly max_age: still recent
+        (timedelta(days=2, seconds=1), False),
+        (-timedelta(hours=1), True),  # dated in the future
+    ],
+)
+def test_a_story_is_recent_up_to_max_age_included(age: timedelta, recent: bool) -> None:
+    now = datetime(2026, 1, 10, tzinfo=UTC)
+    assert is_recent(story(published=now - age), now, timedelta(days=2)) is recent

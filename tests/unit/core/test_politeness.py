@@ -61,6 +61,7 @@ def test_retry_after_is_always_aware_utc() -> None:
         ("max-age=600, no-cache", None),  # "always ask" beats max-age
         ("no-store", None),
         ("max-age=soon", None),
+        ('max-age="X60X"', None),  # only quotes may stand around the number
         ("max-age=-1", None),
         ("max-age=10, max-age=20", timedelta(seconds=10)),
         ("max-age=99999999999999999999", timedelta(days=365)),
@@ -157,3 +158,21 @@ def test_backoff_bounds(interval_s: int, failures: int, jitter: float, cap_s: in
     if failures:
         more = poll(interval=interval, failures=failures + 1, backoff_cap=cap, rng=lambda: jitter)
         assert more >= delay  # more failures never mean sooner polls
+
+
+# ---------------------------------------------------------------- revoked max-age (#18)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "max-age=600, no-cache",
+        "max-age=600, no-store",
+        "no-store, max-age=600",
+        "max-age=600, NO-STORE",
+        "private, max-age=600, No-Cache",
+        "max-age=600 , no-store ",
+    ],
+)
+def test_no_cache_or_no_store_anywhere_revokes_max_age(value: str) -> None:
+    assert parse_max_age(value) is None

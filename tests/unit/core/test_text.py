@@ -13,10 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import watcher.core.text as text_module
+from watcher.core.models import Story
 from watcher.core.text import (
     _MAY_BE_UNSPACED,
     _UNSPACED_RUN,
     WORD,
+    StoryText,
     _segment_runs,
     fold,
     fold_keep_case,
@@ -267,3 +269,103 @@ class TestSegmentation:
         found = words(text)
         assert time.perf_counter() - started < 2.0
         assert found.count("哈马") == 2000
+
+
+# ---------------------------------------------------------------- markup edge cases (#18)
+
+
+@pytest.mark.parametrize(
+    ("markup", "text"),
+    [
+        # a comment ends at the first -->, whatever it holds
+        ("x<!-- a > b -->y", "xy"),
+        ("x<!-- <p>b</p> -->y", "xy"),
+        ("x<!-- one -->y<!-- two -->z", "xyz"),
+        ("x<!---->y", "xy"),
+        # a comment that never closes: the rest is not a comment (nor are later ones)
+        ("x<!-- open y", "x<!-- open y"),
+        # raw blocks of any case are dropped with their content, on ASCII pages ...
+        ("a<SCRIPT>secret()</SCRIPT>b", "a b"),
+        ("a<Script>secret()</sCRIPT>b", "a b"),
+        ("a<TEMPLATE><p>hidden</p></TEMPLATE>b", "a b"),
+        ("a<STYLE>p { color: red }</Style>b", "a b"),
+        # ... and on pages with any other letter, where the offsets must stay
+        ("Şam<SCRIPT>secret()</SCRIPT>haber", "Şam haber"),
+        ("Şam<script>secret()</SCRIPT>haber", "Şam haber"),
+        ("Şam<TEMPLATE>hidden</TEMPLATE>haber", "Şam haber"),
+        ("Şam<STYLE>p{}</STYLE>haber<ScRiPt>x</sCrIpT>!", "Şam haber !"),
+        ("Дамаск<SCRIPT>x()</SCRIPT>ночью", "Дамаск ночью"),
+        # a closing tag that is never closed drops the rest
+        ("a<script>x</script", "a"),
+        # a raw block whose closing tag is missing keeps its text, and so do later ones
+        ("a<script>b<p>c<script>d", "ab cd"),
+        # a closing tag alone is only a tag
+        ("a</script>b", "ab"),
+        ("a</p>b", "a b"),
+        # not a tag: kept as text
+        ("a <3 b", "a <3 b"),
+        ("a<", "a<"),
+        ("a<Ş>b", "a<Ş>b"),
+        ("a <b", "a <b"),
+        # declarations and processing instructions are tags
+        ("<!DOCTYPE html>a<?xml version='1.0'?>b", "ab"),
+        # a tag name stops at its first non-alphanumeric character
+        ("a<br/>b", "a b"),
+        ("a<h1 class='x'>b</h1>c", "a b c"),
+        ("a<scripts>b</scripts>c", "abc"),
+        ("only &amp; entities", "only & entities"),
+        # a closing tag met first is no opening one, nor is a slash before a tag
+        ("a</script>b</script>c", "abc"),
+        ("a/<script>x</script>b", "a/ b"),
+        # a raw block ends at its own first closing tag, looked for after it
+        ("a</script>b<script>c</script>d", "ab d"),
+        ("a<script>x</script>b<script>y</script>c", "a b c"),
+        # an empty comment written as <!----> ends there
+        ("x<!---->y<!-- z -->w", "xyw"),
+        # İ lower-cases to two characters: the page's offsets must stay its own
+        ("İ" * 20 + "<script>x</script>haber <b>bold</b> end", "İ" * 20 + " haber bold end"),
+        ("İ" * 9 + "<SCRIPT>x</SCRIPT>a<b>b</b>c", "İ" * 9 + " abc"),
+    ],
+)
+def test_markup_is_cut_as_a_browser_would_show_it(markup: str, text: str) -> None:
+    assert html_to_text(markup) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("HTS Türkiye", "HTS Turkiye"),
+        # an accent on a letter that has no accented form of its own is optional too
+        ("Q\u0301atar", "Qatar"),
+        ("Ŝ\u0323", "S"),
+        ("ASCII stays", "ASCII stays"),
+        ("Ｈａｍａ", "Hama"),  # full-width letters are letters
+    ],
+)
+def test_keep_case_folding_drops_optional_marks_and_width_but_not_case(
+    text: str, folded: str
+) -> None:
+    assert fold_keep_case(text) == folded
+
+
+def test_a_story_s_text_is_each_of_its_fields_stripped_of_markup() -> None:
+    story = Story(
+        feed="wire",
+        guid=None,
+        link=None,
+        title="<b>Hama</b> &amp; Homs",
+        summary="<p>Rebels</p><p>advance</p>",
+        content="<script>x()</script>Full <i>story</i>",
+    )
+    assert StoryText.of(story) == StoryText("Hama & Homs", "Rebels advance", "Full story")
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("ㄅㄆㄇ news", ["ㄅㄆㄇ", "news"]),  # Bopomofo shares the blocks of unspaced scripts
+        ("ᄀᄁ", ["ᄀᄁ"]),  # so do Hangul jamo
+    ],
+)
+def test_letters_near_the_unspaced_scripts_are_not_segmented(text: str, found: list[str]) -> None:
+    assert words(fold(text)) == found
