@@ -375,3 +375,19 @@ def test_a_hostile_file_is_a_config_error_with_its_line_in_every_command(
         assert result.exit_code == 2, (command, result.stderr)
         assert f"{project.config}{expected}" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "channels: {out: {url: 'json://127.0.0.1:9/x', digest: '0 25 * * *'}}\n",
+        "rules: [{name: r, query: a, digest: 'twice a day'}]\n",
+    ],
+    ids=["channel", "rule"],
+)
+def test_a_digest_that_is_no_schedule_is_refused_at_load_with_its_line(
+    project: Project, where: str
+) -> None:
+    found = problems(project, where)
+    assert len(found) == 1 and found[0].startswith(f"{project.config}:1: ")
+    assert "hourly, daily or a cron expression" in found[0]
