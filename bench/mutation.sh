@@ -18,6 +18,8 @@
 # default ${TMPDIR:-/tmp}/watcher-mutation, laid anew on every run (results are
 # never reused from an older run).  The config is bench/mutmut.cfg.
 # Runs on the project's venv (.venv, or $VENV); needs `pip install -e '.[test]'`.
+# MUTATION_JOBS caps the mutants run at once (mutmut's --max-children; default:
+# mutmut's own, one per CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -80,7 +82,7 @@ fi
 
 cd "$WORK"
 start=$(date +%s)
-"$VENV/bin/mutmut" run >"$WORK/run.log" 2>&1 || {
+"$VENV/bin/mutmut" run ${MUTATION_JOBS:+--max-children "$MUTATION_JOBS"} >"$WORK/run.log" 2>&1 || {
     tail -40 "$WORK/run.log" >&2
     echo "mutation.sh: mutmut run failed (log: $WORK/run.log)" >&2
     exit 1
