@@ -16,12 +16,32 @@ from xml.sax.saxutils import escape
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.support import postgres
 from tests.support.httpserver import HTTPServer
 from watcher.cli import cli
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 if not CORPUS.is_dir():
     CORPUS = Path(os.environ.get("WATCHER_CORPUS", "/nonexistent"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[postgres.PostgresServer]:
+    """One real PostgreSQL server for the session (``tests/support/postgres.py``)."""
+    why = postgres.unavailable()
+    if why is not None:
+        if postgres.REQUIRED:
+            pytest.fail(f"PostgreSQL is required here (WATCHER_REQUIRE_POSTGRES=1): {why}")
+        pytest.skip(f"PostgreSQL tests skipped: {why}")
+    server = postgres.PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: postgres.PostgresServer) -> str:
+    """The URL of a new, empty database on the session's server."""
+    return postgres_server.new_database()
 
 
 @pytest.fixture

@@ -28,6 +28,8 @@ from watcher.core.records import (
     StoryRecord,
 )
 from watcher.store import MIGRATIONS, SQLiteStore
+from watcher.store.postgres import PostgresStore
+from watcher.store.sql import SQLStore
 
 
 def test_a_new_database_is_created_at_the_latest_version(tmp_path: Path) -> None:
@@ -72,9 +74,14 @@ def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    opened = SQLiteStore(tmp_path / "w.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SQLStore]:
+    """The same suite on both backends: a SQLite file, and a PostgreSQL database."""
+    opened: SQLStore
+    if request.param == "sqlite":
+        opened = SQLiteStore(tmp_path / "w.db", instance="test")
+    else:
+        opened = PostgresStore(request.getfixturevalue("postgres_url"), instance="test")
     yield opened
     opened.close()
 
@@ -137,7 +144,7 @@ def poll(
 
 
 def record(
-    store: SQLiteStore,
+    store: SQLStore,
     *stories: StoryRecord,
     alerts: tuple[QueuedAlert, ...] = (),
     notices: tuple[QueuedNotice, ...] = (),
@@ -156,7 +163,7 @@ def record(
     )
 
 
-def pending_ids(store: SQLiteStore, channel: str | None = None) -> list[int]:
+def pending_ids(store: SQLStore, channel: str | None = None) -> list[int]:
     return [
         row["id"]
         for row in store.outbox()
@@ -164,7 +171,7 @@ def pending_ids(store: SQLiteStore, channel: str | None = None) -> list[int]:
     ]
 
 
-def statuses(store: SQLiteStore) -> dict[int, str]:
+def statuses(store: SQLStore) -> dict[int, str]:
     """Every delivery's status, sent and dropped included (the outbox listing hides those)."""
     return dict(store.db.execute("SELECT id, status FROM deliveries ORDER BY id").fetchall())
 
@@ -178,7 +185,7 @@ def statuses(store: SQLiteStore) -> dict[int, str]:
     ],
 )
 def test_record_poll_stores_the_story_its_keys_the_alert_and_one_delivery_per_route(
-    store: SQLiteStore, channels: tuple[str, ...], deliveries: list[str]
+    store: SQLStore, channels: tuple[str, ...], deliveries: list[str]
 ) -> None:
     new = story_record("https://wire.example/a", keys=("link:https://wire.example/a", "guid:g1"))
     assert record(store, new, alerts=(queued("alert:1:quake", *channels),)) == 1
@@ -204,7 +211,7 @@ def test_record_poll_stores_the_story_its_keys_the_alert_and_one_delivery_per_ro
     ],
 )
 def test_an_alert_whose_once_key_is_taken_queues_nothing(
-    store: SQLiteStore, second_key: str, queued_again: int, rows: int
+    store: SQLStore, second_key: str, queued_again: int, rows: int
 ) -> None:
     record(store, story_record("https://wire.example/a"), alerts=(queued("alert:1:quake", "p"),))
     again = record(
@@ -225,9 +232,7 @@ def test_an_alert_whose_once_key_is_taken_queues_nothing(
         queued("alert:1:quake", "phone", index=None),  # neither new nor stored
     ],
 )
-def test_a_poll_that_fails_half_way_writes_nothing(
-    store: SQLiteStore, bad_alert: QueuedAlert
-) -> None:
+def test_a_poll_that_fails_half_way_writes_nothing(store: SQLStore, bad_alert: QueuedAlert) -> None:
     good = queued("alert:9:flood", "phone", rule="flood")
     with pytest.raises((IndexError, AssertionError)):
         record(store, story_record("https://wire.example/a"), alerts=(good, bad_alert))
@@ -238,7 +243,7 @@ def test_a_poll_that_fails_half_way_writes_nothing(
     assert store.alert_history(HistoryQuestion(("alert:9:flood",), ())).taken == frozenset()
 
 
-def test_record_poll_queues_notices_for_their_channel(store: SQLiteStore) -> None:
+def test_record_poll_queues_notices_for_their_channel(store: SQLStore) -> None:
     notice = QueuedNotice("phone", "feed 'wire' is failing", "since noon")
     record(store, notices=(notice,))
     (due,) = store.due_deliveries(T0)
@@ -259,7 +264,7 @@ def test_record_poll_queues_notices_for_their_channel(store: SQLiteStore) -> Non
     ],
 )
 def test_known_stories_names_the_stored_story_behind_each_known_key(
-    store: SQLiteStore, asked: list[str], found: dict[str, tuple[str, int, str]]
+    store: SQLStore, asked: list[str], found: dict[str, tuple[str, int, str]]
 ) -> None:
     record(
         store,
@@ -282,14 +287,12 @@ def test_known_stories_names_the_stored_story_behind_each_known_key(
         ([f"link:{n}" for n in range(1200)] + ["link:a"], {"link:a"}),  # over one chunk
     ],
 )
-def test_known_keys_are_the_keys_stored(
-    store: SQLiteStore, asked: list[str], known: set[str]
-) -> None:
+def test_known_keys_are_the_keys_stored(store: SQLStore, asked: list[str], known: set[str]) -> None:
     record(store, story_record("a", keys=("link:a", "guid:a")))
     assert store.known_keys(asked) == known
 
 
-def _history_setup(store: SQLiteStore) -> None:
+def _history_setup(store: SQLStore) -> None:
     """Cluster 7: wire alerted quake and flood; courier sent a quake update.  Cluster 8:
     a story that alerted nothing."""
     record(
@@ -323,7 +326,7 @@ def _history_setup(store: SQLiteStore) -> None:
     ],
 )
 def test_alert_history_answers_taken_once_keys_and_the_feeds_each_rule_told(
-    store: SQLiteStore,
+    store: SQLStore,
     once_keys: tuple[str, ...],
     pairs: tuple[tuple[int, str], ...],
     taken: set[str],
@@ -339,7 +342,7 @@ def test_alert_history_answers_taken_once_keys_and_the_feeds_each_rule_told(
 # -- the user's feed edits ----------------------------------------------------------------
 
 
-def _renamed_setup(store: SQLiteStore) -> None:
+def _renamed_setup(store: SQLStore) -> None:
     """'wire' (renamed to 'agency' below) and 'wire2' (whose keys must stay as they are)."""
     record(
         store,
@@ -375,7 +378,7 @@ def _renamed_setup(store: SQLiteStore) -> None:
     ],
 )
 def test_a_renamed_feed_keeps_its_feed_scoped_keys_under_the_new_name(
-    store: SQLiteStore, before: str, after: str
+    store: SQLStore, before: str, after: str
 ) -> None:
     _renamed_setup(store)
     assert store.known_keys([after]) == {after}
@@ -393,13 +396,13 @@ def test_a_renamed_feed_keeps_its_feed_scoped_keys_under_the_new_name(
     ],
 )
 def test_a_renamed_feed_keeps_its_update_once_keys_under_the_new_name(
-    store: SQLiteStore, once_key: str, taken: bool
+    store: SQLStore, once_key: str, taken: bool
 ) -> None:
     _renamed_setup(store)
     assert (once_key in store.alert_history(HistoryQuestion((once_key,), ())).taken) is taken
 
 
-def test_a_renamed_feed_moves_its_row_and_its_stories(store: SQLiteStore) -> None:
+def test_a_renamed_feed_moves_its_row_and_its_stories(store: SQLStore) -> None:
     _renamed_setup(store)
     assert [feed.name for feed in store.stored_feeds()] == ["agency", "wire2"]
     assert store.feed_state("wire") is None
@@ -411,7 +414,7 @@ def test_a_renamed_feed_moves_its_row_and_its_stories(store: SQLiteStore) -> Non
     assert history.told_by(7, "quake") == {"agency"}
 
 
-def _moved_setup(store: SQLiteStore) -> None:
+def _moved_setup(store: SQLStore) -> None:
     store.record_poll(
         PollDecision(
             poll(
@@ -446,7 +449,7 @@ def _moved_setup(store: SQLiteStore) -> None:
     ],
 )
 def test_a_moved_feed_forgets_what_the_old_url_taught(
-    store: SQLiteStore, field: str, before: object, after: object
+    store: SQLStore, field: str, before: object, after: object
 ) -> None:
     _moved_setup(store)
     assert getattr(store.feed_state("wire"), field) == before
@@ -454,7 +457,7 @@ def test_a_moved_feed_forgets_what_the_old_url_taught(
     assert getattr(store.feed_state("wire"), field) == after
 
 
-def test_a_moved_feed_keeps_its_stories_known(store: SQLiteStore) -> None:
+def test_a_moved_feed_keeps_its_stories_known(store: SQLStore) -> None:
     _moved_setup(store)
     store.apply_feed_changes([FeedMoved("wire", URL, "https://wire.example/new.xml")])
     assert store.known_keys(["link:https://wire.example/a"]) == {"link:https://wire.example/a"}
@@ -464,7 +467,7 @@ def test_a_moved_feed_keeps_its_stories_known(store: SQLiteStore) -> None:
 # -- the outbox: orphans, re-routing, dropping --------------------------------------------
 
 
-def _two_alerts(store: SQLiteStore, *channels: str) -> None:
+def _two_alerts(store: SQLStore, *channels: str) -> None:
     record(
         store,
         story_record("a", cluster=1),
@@ -483,7 +486,7 @@ def _two_alerts(store: SQLiteStore, *channels: str) -> None:
     ],
 )
 def test_orphan_holds_a_channels_pending_rows_and_they_are_not_due(
-    store: SQLiteStore, orphaned: tuple[str, ...], waiting: set[str], held: int
+    store: SQLStore, orphaned: tuple[str, ...], waiting: set[str], held: int
 ) -> None:
     _two_alerts(store, "old", "phone")
     assert sum(store.orphan(channel, "gone") for channel in orphaned) == held
@@ -504,7 +507,7 @@ def test_orphan_holds_a_channels_pending_rows_and_they_are_not_due(
     ],
 )
 def test_adopt_puts_orphaned_rows_of_a_configured_channel_back_in_the_queue(
-    store: SQLiteStore, adopted: list[str], count: int, due: set[str]
+    store: SQLStore, adopted: list[str], count: int, due: set[str]
 ) -> None:
     _two_alerts(store, "old", "phone")
     store.orphan("old", "gone")
@@ -521,7 +524,7 @@ def test_adopt_puts_orphaned_rows_of_a_configured_channel_back_in_the_queue(
     ],
 )
 def test_reroute_sends_orphans_elsewhere_but_never_twice_to_one_channel(
-    store: SQLiteStore,
+    store: SQLStore,
     routes: tuple[str, ...],
     to: str,
     result: tuple[int, int],
@@ -537,7 +540,7 @@ def test_reroute_sends_orphans_elsewhere_but_never_twice_to_one_channel(
     assert store.waiting_channels() == {to}
 
 
-def test_reroute_by_id_moves_only_those_rows(store: SQLiteStore) -> None:
+def test_reroute_by_id_moves_only_those_rows(store: SQLStore) -> None:
     _two_alerts(store, "old")
     first, second = pending_ids(store)
     store.orphan("old", "gone")
@@ -548,7 +551,7 @@ def test_reroute_by_id_moves_only_those_rows(store: SQLiteStore) -> None:
     }
 
 
-def test_drop_without_ids_drops_only_orphaned_rows(store: SQLiteStore) -> None:
+def test_drop_without_ids_drops_only_orphaned_rows(store: SQLStore) -> None:
     _two_alerts(store, "old", "phone")
     old = pending_ids(store, "old")
     store.orphan("old", "gone")
@@ -561,7 +564,7 @@ def test_drop_without_ids_drops_only_orphaned_rows(store: SQLiteStore) -> None:
     "then",
     ["due", "due-retry-now", "retry-failed", "adopt", "drop-again", "reroute"],
 )
-def test_a_dropped_row_never_comes_back(store: SQLiteStore, then: str) -> None:
+def test_a_dropped_row_never_comes_back(store: SQLStore, then: str) -> None:
     _two_alerts(store, "phone")
     first, second = pending_ids(store)
     assert store.drop([first]) == 1
@@ -579,7 +582,7 @@ def test_a_dropped_row_never_comes_back(store: SQLiteStore, then: str) -> None:
     assert [row["id"] for row in store.outbox()] == [second]
 
 
-def test_a_sent_row_cannot_be_dropped_nor_rerouted(store: SQLiteStore) -> None:
+def test_a_sent_row_cannot_be_dropped_nor_rerouted(store: SQLStore) -> None:
     _two_alerts(store, "phone")
     first, _ = pending_ids(store)
     store.mark_sent([first], "phone", at(1))
@@ -601,7 +604,7 @@ def test_a_sent_row_cannot_be_dropped_nor_rerouted(store: SQLiteStore) -> None:
     ],
 )
 def test_a_failed_row_is_due_at_its_next_attempt_or_when_retried_now(
-    store: SQLiteStore, now: datetime, retry_now: bool, due: bool
+    store: SQLStore, now: datetime, retry_now: bool, due: bool
 ) -> None:
     _two_alerts(store, "phone")
     first, second = pending_ids(store)
@@ -619,14 +622,14 @@ def test_a_failed_row_is_due_at_its_next_attempt_or_when_retried_now(
     ],
 )
 def test_a_digest_row_waits_for_its_digest_time(
-    store: SQLiteStore, now: datetime, retry_now: bool, due: bool
+    store: SQLStore, now: datetime, retry_now: bool, due: bool
 ) -> None:
     record(store, story_record("a"), alerts=(queued("alert:1:quake", "phone", digest_at=at(60)),))
     found = store.due_deliveries(now, retry_now=retry_now)
     assert [p.digest for p in found] == ([True] if due else [])
 
 
-def test_a_due_alert_carries_what_the_channel_needs(store: SQLiteStore) -> None:
+def test_a_due_alert_carries_what_the_channel_needs(store: SQLStore) -> None:
     record(
         store,
         story_record("https://wire.example/a", cluster=3),
@@ -652,7 +655,7 @@ def test_a_due_alert_carries_what_the_channel_needs(store: SQLiteStore) -> None:
     [(False, "pending", True), (True, "failed", False)],
 )
 def test_mark_failed_retries_or_gives_up(
-    store: SQLiteStore, give_up: bool, status: str, due_later: bool
+    store: SQLStore, give_up: bool, status: str, due_later: bool
 ) -> None:
     _two_alerts(store, "phone")
     first, _ = pending_ids(store)
@@ -665,7 +668,7 @@ def test_mark_failed_retries_or_gives_up(
     assert store.health_counts([]).failed == (0 if due_later else 1)
 
 
-def test_retry_failed_puts_given_up_rows_back_due_now(store: SQLiteStore) -> None:
+def test_retry_failed_puts_given_up_rows_back_due_now(store: SQLStore) -> None:
     _two_alerts(store, "phone")
     first, second = pending_ids(store)
     store.mark_failed([first, second], "HTTP 502", at(5), give_up=True)
@@ -674,7 +677,7 @@ def test_retry_failed_puts_given_up_rows_back_due_now(store: SQLiteStore) -> Non
     assert [p.id for p in store.due_deliveries(at(600))] == [first, second]
 
 
-def test_mark_sent_counts_one_message_however_many_rows_it_carried(store: SQLiteStore) -> None:
+def test_mark_sent_counts_one_message_however_many_rows_it_carried(store: SQLStore) -> None:
     _two_alerts(store, "phone")
     store.mark_sent(pending_ids(store), "phone", at(1))
     assert store.messages_sent("phone", at(0)) == 1
@@ -697,7 +700,7 @@ def test_mark_sent_counts_one_message_however_many_rows_it_carried(store: SQLite
     ],
 )
 def test_health_counts_failing_feeds_among_those_configured_only(
-    store: SQLiteStore, configured: list[str], feeds: int, failing: int
+    store: SQLStore, configured: list[str], feeds: int, failing: int
 ) -> None:
     store.record_poll(PollDecision(poll(T0, feed="ok")))
     store.record_poll(PollDecision(poll(T0, feed="broken", error="HTTP 500")))
@@ -706,14 +709,14 @@ def test_health_counts_failing_feeds_among_those_configured_only(
     assert (counts.feeds, counts.failing) == (feeds, failing)
 
 
-def test_a_feed_that_recovers_is_no_longer_failing(store: SQLiteStore) -> None:
+def test_a_feed_that_recovers_is_no_longer_failing(store: SQLStore) -> None:
     store.record_poll(PollDecision(poll(T0, error="HTTP 500")))
     assert store.health_counts(["wire"]).failing == 1
     store.record_poll(PollDecision(poll(at(10))))
     assert store.health_counts(["wire"]).failing == 0
 
 
-def test_health_counts_the_outbox_backlog_by_status(store: SQLiteStore) -> None:
+def test_health_counts_the_outbox_backlog_by_status(store: SQLStore) -> None:
     record(
         store,
         *(story_record(f"s{n}", cluster=n) for n in range(5)),
@@ -731,7 +734,7 @@ def test_health_counts_the_outbox_backlog_by_status(store: SQLiteStore) -> None:
 # -- pruning -------------------------------------------------------------------------------
 
 
-def test_prune_forgets_old_stories_but_keeps_those_that_alerted(store: SQLiteStore) -> None:
+def test_prune_forgets_old_stories_but_keeps_those_that_alerted(store: SQLStore) -> None:
     record(
         store,
         story_record("alerted", cluster=1),
@@ -754,7 +757,7 @@ def test_prune_forgets_old_stories_but_keeps_those_that_alerted(store: SQLiteSto
     ],
 )
 def test_prune_keeps_the_keys_a_feed_still_lists(
-    store: SQLiteStore, listed_at: datetime | None, key_kept: bool
+    store: SQLStore, listed_at: datetime | None, key_kept: bool
 ) -> None:
     record(store, story_record("quiet"))
     if listed_at is not None:
@@ -772,7 +775,7 @@ def test_prune_keeps_the_keys_a_feed_still_lists(
     ],
 )
 def test_a_feed_unchanged_for_longer_than_retention_keeps_what_it_lists(
-    store: SQLiteStore, later: str, key_kept: bool
+    store: SQLStore, later: str, key_kept: bool
 ) -> None:
     parsed = PollDecision(
         poll(T0, body_hash="b1"),
@@ -792,8 +795,8 @@ def test_a_feed_unchanged_for_longer_than_retention_keeps_what_it_lists(
     assert (store.known_keys(["link:quiet"]) == {"link:quiet"}) is key_kept
 
 
-def test_a_pruned_storys_keys_never_point_at_a_later_story(store: SQLiteStore) -> None:
-    """BUG (watcher/store/sqlite_stories.py:93, _insert_stories): new story ids are
+def test_a_pruned_storys_keys_never_point_at_a_later_story(store: SQLStore) -> None:
+    """BUG (watcher/store/sql_stories.py, _insert_stories): new story ids are
     MAX(id) + 1, so once the newest stories are pruned their ids are handed out
     again, and the keys the feed still lists (kept by prune) then name the new
     story: the old item reads as an edit of an unrelated story."""

@@ -1,12 +1,14 @@
 """Storage: feeds, stories and their keys, the outbox, and reports, behind one interface.
 
-The rest of watcher depends on ``Store`` (a Protocol, in ``interface``); SQLite
-(``sqlite``, the embedded default) is the one implementation today, and the
-only code that speaks SQL.
+The rest of watcher depends on ``Store`` (a Protocol, in ``interface``).  Two
+implementations share their SQL (``sql_*``): SQLite (``sqlite``, the embedded
+default: one process, one file) and PostgreSQL (``postgres``: any number of
+instances on one database).  Only this package speaks SQL.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from watcher.store.interface import (
@@ -19,6 +21,7 @@ from watcher.store.interface import (
     StoryStore,
 )
 from watcher.store.migrations import MIGRATIONS
+from watcher.store.sql_base import DEFAULT_LEASE
 from watcher.store.sqlite import SQLiteStore
 
 __all__ = [
@@ -35,6 +38,13 @@ __all__ = [
 ]
 
 
-def open_store(database: Path) -> Store:
-    """The store for a ``database:`` setting (a path: SQLite)."""
-    return SQLiteStore(database)
+def open_store(
+    database: Path | str, *, instance: str = "", lease: timedelta = DEFAULT_LEASE
+) -> Store:
+    """The store for a ``database:`` setting: a path is a SQLite file, a
+    ``postgresql://`` URL a PostgreSQL database (psycopg is imported only then)."""
+    if isinstance(database, Path):
+        return SQLiteStore(database, instance=instance)
+    from watcher.store.postgres import PostgresStore
+
+    return PostgresStore(database, instance=instance, lease=lease)

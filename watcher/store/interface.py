@@ -8,7 +8,8 @@ transaction: a story is never marked seen without its alerts being queued.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -39,7 +40,20 @@ class FeedStore(Protocol):
         """Follow the user's renames and URL changes (``core.decide.feed_changes``)."""
 
     def record_poll(self, decision: PollDecision) -> int:
-        """Write everything one poll decided, atomically; returns the alerts queued."""
+        """Write everything one poll decided, atomically; returns the alerts queued.
+
+        It ends this instance's lease of the feed and names it as the last poller."""
+
+    def register_feeds(self, feeds: Mapping[str, str]) -> None:
+        """Configured feeds (name -> URL) have a row, so that they can be leased."""
+
+    def claim_due_feeds(
+        self, hosts: Mapping[str, str], now: datetime, *, limit: int, per_host: int
+    ) -> list[str]:
+        """Lease due feeds (name -> host) to this instance; see ``sql_feeds``."""
+
+    def release_feeds(self, names: Sequence[str]) -> int:
+        """End this instance's leases of these feeds."""
 
 
 class StoryStore(Protocol):
@@ -56,6 +70,14 @@ class StoryStore(Protocol):
         self, since: datetime
     ) -> list[tuple[int, str | None, str, str, str, str]]:
         """(cluster_id, fingerprint JSON, seen_at, title, summary, content) seen since."""
+
+    def fingerprints_after(
+        self, story_id: int
+    ) -> list[tuple[int, int, str | None, str, str, str, str]]:
+        """(id, cluster_id, fingerprint JSON, seen_at, title, summary, content) after an id."""
+
+    def last_story_id(self) -> int:
+        """The largest story id stored (0: none)."""
 
     def prune(self, before: datetime) -> tuple[int, int]:
         """Forget old stories and keys no feed lists; returns (stories, keys) removed."""
@@ -155,8 +177,19 @@ class ReportStore(Protocol):
 class Store(FeedStore, StoryStore, OutboxStore, MuteStore, ReportStore, Protocol):
     """All of storage, as the pipeline, the daemon and the CLI see it."""
 
+    #: Several instances write to this database (PostgreSQL): feeds are leased.
+    shared: bool
+    #: This process's name in the database (``polled_by``, claims).
+    instance: str
+
     @property
     def version(self) -> int:
         """The schema version of the open database."""
+
+    def describe(self) -> str:
+        """The database, for messages (never with a password)."""
+
+    def deciding(self) -> AbstractContextManager[None]:
+        """Look-ups, decision and write of one poll, whole to every other writer."""
 
     def close(self) -> None: ...

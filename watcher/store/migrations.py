@@ -1,4 +1,6 @@
-"""Schema migrations of the SQLite store: append only, each moves version N to N+1."""
+"""Schema migrations of the SQLite store: append only, each moves version N to N+1.
+
+PostgreSQL has its own (``postgres_migrations``), to the same tables and columns."""
 
 from __future__ import annotations
 
@@ -147,6 +149,18 @@ def _migration_6(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE feeds ADD COLUMN last_parsed TEXT")
 
 
+def _migration_7(db: sqlite_utils.Database) -> None:
+    """Several instances on one database (#17): a feed names the instance that polled it
+    last, and a feed or a delivery can be leased by one instance for a while.  SQLite has
+    one writer and never leases; the columns keep one schema, and one SQL, for both."""
+    db.execute("ALTER TABLE feeds ADD COLUMN polled_by TEXT")
+    db.execute("ALTER TABLE feeds ADD COLUMN lease_owner TEXT")
+    db.execute("ALTER TABLE feeds ADD COLUMN lease_until TEXT")
+    db.execute("ALTER TABLE feeds ADD COLUMN host TEXT")
+    db.execute("ALTER TABLE deliveries ADD COLUMN claimed_by TEXT")
+    db.execute("ALTER TABLE deliveries ADD COLUMN claim_until TEXT")
+
+
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _migration_1,
     _migration_2,
@@ -154,4 +168,5 @@ MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (
     _migration_4,
     _migration_5,
     _migration_6,
+    _migration_7,
 )

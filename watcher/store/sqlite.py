@@ -2,80 +2,9 @@
 
 from __future__ import annotations
 
-import sqlite3
-
-from watcher.core.decide import PollDecision
-from watcher.core.errors import StoreError
-from watcher.store.sqlite_base import iso
-from watcher.store.sqlite_feeds import SQLiteFeeds
-from watcher.store.sqlite_outbox import SQLiteMutes, SQLiteOutbox
-from watcher.store.sqlite_reports import SQLiteReports
-from watcher.store.sqlite_stories import SQLiteStories
+from watcher.store.sql import SQLStore
+from watcher.store.sqlite_base import SQLiteBase
 
 
-class SQLiteStore(SQLiteFeeds, SQLiteStories, SQLiteOutbox, SQLiteMutes, SQLiteReports):
-    """Implements ``watcher.store.Store``; the only place that speaks SQL."""
-
-    def record_poll(self, decision: PollDecision) -> int:
-        """One poll, one transaction: the feed's state, its new and edited stories,
-        the keys it still lists, and every alert and notice it queued.
-
-        A write that fails (disk full, a read-only file, locked too long) rolls
-        the whole poll back and raises ``StoreError``: nothing of it is recorded,
-        so the same stories are new again at the next poll.
-        """
-        try:
-            return self._record_poll(decision)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write to database {self.path}: {exc}") from None
-
-    def _record_poll(self, decision: PollDecision) -> int:
-        poll = decision.record
-        now = iso(poll.now)
-        queued = 0
-        with self.db.atomic():
-            self.db.execute("INSERT OR IGNORE INTO feeds (name, url) VALUES (?, ?)",
-                            [poll.name, poll.url])  # fmt: skip
-            if poll.error is not None:
-                self.db.execute(
-                    """UPDATE feeds SET url = ?, last_fetch = ?, last_status = ?, last_error = ?,
-                       consecutive_failures = consecutive_failures + 1,
-                       failing_since = COALESCE(failing_since, ?), next_poll = ?,
-                       hold_until = ?, last_duration = ? WHERE name = ?""",
-                    [poll.url, now, poll.status, poll.error, now, iso(poll.next_poll),
-                     iso(poll.hold_until), poll.duration, poll.name],
-                )  # fmt: skip
-            else:
-                self.db.execute(
-                    """UPDATE feeds SET url = ?, last_fetch = ?, last_success = ?,
-                       last_status = ?, last_error = NULL, failing_since = NULL,
-                       consecutive_failures = 0, next_poll = ?, hold_until = ?,
-                       last_duration = ?, first_polled_at = COALESCE(first_polled_at, ?),
-                       etag = ?, last_modified = ?, body_hash = COALESCE(?, body_hash),
-                       items = COALESCE(?, items), problem = ?,
-                       effective_url = COALESCE(?, effective_url),
-                       last_parsed = CASE WHEN ? IS NULL THEN last_parsed ELSE ? END
-                       WHERE name = ?""",
-                    [poll.url, now, now, poll.status, iso(poll.next_poll), iso(poll.hold_until),
-                     poll.duration, now, poll.etag, poll.last_modified, poll.body_hash,
-                     poll.items, poll.problem, poll.effective_url, poll.body_hash, now,
-                     poll.name],
-                )  # fmt: skip
-            if poll.notice_sent is not None:
-                self.db.execute(
-                    "UPDATE feeds SET notice_sent = ? WHERE name = ?",
-                    [int(poll.notice_sent), poll.name],
-                )
-            self._touch_keys(decision.listed_keys, now)
-            story_ids = self._insert_stories(decision.new_stories, poll.now)
-            if decision.edited:
-                self._update_edited(decision.edited)
-            for alert in decision.alerts:
-                story_id = story_ids[alert.story_index] if alert.story_index is not None else (
-                    alert.story_id
-                )  # fmt: skip
-                assert story_id is not None
-                queued += self._queue_alert(story_id, alert, now)
-            if decision.notices:
-                self._queue_notices(decision.notices, now)
-        return queued
+class SQLiteStore(SQLStore, SQLiteBase):
+    """Implements ``watcher.store.Store`` on one SQLite file."""

@@ -1,35 +1,25 @@
-"""The SQLite file itself: opening, pragmas, migrations, and the helpers every domain uses."""
+"""The SQLite file itself: opening, pragmas and migrations."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import sqlite_utils
 
 from watcher.core.errors import StoreError
 from watcher.store.migrations import MIGRATIONS
-
-# SQLite caps the number of parameters in one statement.
-CHUNK = 500
+from watcher.store.sql_base import SQLBase
 
 
-def iso(moment: datetime | None) -> str | None:
-    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
+class SQLiteBase(SQLBase):
+    """An open SQLite file at the latest schema version."""
 
+    driver_errors = (sqlite3.Error,)
 
-def from_iso(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
-
-
-class SQLiteBase:
-    """An open database at the latest schema version."""
-
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, instance: str = "") -> None:
         self.path = path
+        self.instance = instance
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.db = sqlite_utils.Database(path)
@@ -40,6 +30,9 @@ class SQLiteBase:
             self._migrate()
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot use database {path}: {exc}") from None
+
+    def describe(self) -> str:
+        return str(self.path)
 
     def close(self) -> None:
         self.db.close()
@@ -59,16 +52,3 @@ class SQLiteBase:
             with self.db.atomic():
                 MIGRATIONS[number](self.db)
                 self.db.execute(f"PRAGMA user_version = {number + 1}")
-
-    def _where_in(self, sql: str, values: Iterable[Any], *before: object) -> list[Any]:
-        """Rows of ``sql`` whose ``IN ({marks})`` takes ``values``, a chunk at a time."""
-        wanted = list(dict.fromkeys(values))
-        rows: list[Any] = []
-        for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start : start + CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows += self.db.execute(sql.format(marks=marks), [*before, *chunk]).fetchall()
-        return rows
-
-    def _count(self, sql: str, params: Iterable[Any] = ()) -> int:
-        return int(self.db.execute(sql, list(params)).fetchone()[0])

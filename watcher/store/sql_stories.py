@@ -8,10 +8,10 @@ from datetime import datetime
 
 from watcher.core.decide import HistoryQuestion
 from watcher.core.records import AlertHistory, EditedStory, KnownStory, Report, StoryRecord
-from watcher.store.sqlite_base import SQLiteBase, iso
+from watcher.store.sql_base import SQLBase, iso
 
 
-class SQLiteStories(SQLiteBase):
+class SQLStories(SQLBase):
     def known_stories(self, keys: Iterable[str]) -> dict[str, KnownStory]:
         rows = self._where_in(
             """SELECT k.key, k.story_id, s.cluster_id, s.text_hash
@@ -80,6 +80,24 @@ class SQLiteStories(SQLiteBase):
             ).fetchall()
         ]
 
+    def fingerprints_after(
+        self, story_id: int
+    ) -> list[tuple[int, int, str | None, str, str, str, str]]:
+        """(id, cluster_id, fingerprint JSON, seen_at, title, summary, content) of the
+        stories stored after ``story_id``: what other instances stored since a look."""
+        return [
+            (row[0], row[1], row[2], row[3], row[4], row[5], row[6])
+            for row in self.db.execute(
+                """SELECT id, cluster_id, fingerprint, seen_at, title, summary, content
+                   FROM stories WHERE id > ? ORDER BY id""",
+                [story_id],
+            ).fetchall()
+        ]
+
+    def last_story_id(self) -> int:
+        """The largest story id stored (0: none)."""
+        return self._count("SELECT COALESCE(MAX(id), 0) FROM stories")
+
     def prune(self, before: datetime) -> tuple[int, int]:
         """Stories that alerted are kept, with their keys, so the outbox and its
         history stay whole."""
@@ -118,7 +136,7 @@ class SQLiteStories(SQLiteBase):
             return []
         # Past pruned stories too: a key a feed still lists keeps naming its story's id.
         first = self._count(
-            """SELECT MAX(COALESCE((SELECT MAX(id) FROM stories), 0),
+            f"""SELECT {self.greatest}(COALESCE((SELECT MAX(id) FROM stories), 0),
                           COALESCE((SELECT MAX(story_id) FROM story_keys), 0)) + 1"""
         )
         ids = range(first, first + len(records))
@@ -138,7 +156,7 @@ class SQLiteStories(SQLiteBase):
             [row(story_id, record) for story_id, record in zip(ids, records, strict=True)],
         )
         self.db.conn.executemany(
-            "INSERT OR IGNORE INTO hits (story_id, rule) VALUES (?, ?)",
+            "INSERT INTO hits (story_id, rule) VALUES (?, ?) ON CONFLICT DO NOTHING",
             [
                 (story_id, rule)
                 for story_id, record in zip(ids, records, strict=True)
@@ -146,7 +164,8 @@ class SQLiteStories(SQLiteBase):
             ],
         )
         self.db.conn.executemany(
-            "INSERT OR IGNORE INTO story_keys (key, story_id, last_seen, feed) VALUES (?,?,?,?)",
+            """INSERT INTO story_keys (key, story_id, last_seen, feed) VALUES (?,?,?,?)
+               ON CONFLICT DO NOTHING""",
             [
                 (key, story_id, seen_at, record.story.feed)
                 for story_id, record in zip(ids, records, strict=True)

@@ -14,28 +14,29 @@ from typing import Any
 
 from watcher.core.models import Alert, Notice, Snippet
 from watcher.core.records import Mute, PendingDelivery, QueuedAlert, QueuedNotice
-from watcher.store.sqlite_base import SQLiteBase, from_iso, iso
+from watcher.store.sql_base import SQLBase, from_iso, iso
 
 
-class SQLiteOutbox(SQLiteBase):
+class SQLOutbox(SQLBase):
     def _queue_alert(self, story_id: int, queued: QueuedAlert, now: str | None) -> int:
         shown: dict[str, object] = {"text": queued.snippet.text, "marks": queued.snippet.marks}
         if queued.reported_by:
             shown["reported_by"] = [[outlet, iso(at)] for outlet, at in queued.reported_by]
         snippet = json.dumps(shown)
         cursor = self.db.execute(
-            """INSERT OR IGNORE INTO alerts (story_id, rule, snippet, created_at, kind, once_key)
-               VALUES (?,?,?,?,?,?)""",
+            """INSERT INTO alerts (story_id, rule, snippet, created_at, kind, once_key)
+               VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING RETURNING id""",
             [story_id, queued.rule, snippet, now, queued.kind, queued.once_key],
         )
-        if not cursor.rowcount:
+        inserted = cursor.fetchone()
+        if inserted is None:  # the once-key is taken: told already
             return 0
-        alert_id = cursor.lastrowid
+        alert_id = inserted[0]
         status = "muted" if queued.muted else "pending"
         self.db.conn.executemany(
-            """INSERT OR IGNORE INTO deliveries
+            """INSERT INTO deliveries
                (alert_id, channel, next_attempt, created_at, digest, status)
-               VALUES (?, ?, ?, ?, ?, ?)""",
+               VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
             [
                 (alert_id, route.channel, iso(route.digest_at) or now, now,
                  int(bool(route.digest_at)), status)
@@ -55,21 +56,29 @@ class SQLiteOutbox(SQLiteBase):
 
     def due_deliveries(self, now: datetime, *, retry_now: bool = False) -> list[PendingDelivery]:
         """Rows waiting for their digest time are never due early."""
-        sql = """SELECT d.id, d.channel, d.attempts, d.created_at, d.notice, d.digest, a.rule,
+        return self._deliveries(self._due_where(retry_now), [iso(now)])
+
+    @staticmethod
+    def _due_where(retry_now: bool) -> str:
+        due = "d.status = 'pending' AND (d.next_attempt <= ?"
+        return due + (" OR d.attempts > 0)" if retry_now else ")")
+
+    def _deliveries(self, where: str, params: Sequence[Any]) -> list[PendingDelivery]:
+        """The deliveries ``where`` picks, with what their messages show, oldest first."""
+        sql = f"""SELECT d.id, d.channel, d.attempts, d.created_at, d.notice, d.digest, a.rule,
                         a.snippet, a.kind, s.feed, s.title, s.link, s.published,
-                        (SELECT group_concat(DISTINCT o.feed) FROM stories o
+                        (SELECT {self.joined("o.feed")} FROM stories o
                          WHERE o.cluster_id = s.cluster_id AND o.feed != s.feed) AS others
                  FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id
                  LEFT JOIN stories s ON s.id = a.story_id
-                 WHERE d.status = 'pending' AND (d.next_attempt <= ?"""
-        sql += " OR d.attempts > 0)" if retry_now else ")"
-        sql += " ORDER BY d.id"
-        return [_pending(row) for row in self.db.query(sql, [iso(now)])]
+                 WHERE {where} ORDER BY d.id"""
+        return [_pending(row) for row in self.db.query(sql, params)]
 
     def fold_into_digest(self, delivery_ids: Sequence[int], at: datetime) -> None:
         with self.db.atomic():
             self.db.conn.executemany(
-                "UPDATE deliveries SET digest = 1, next_attempt = ? WHERE id = ?",
+                """UPDATE deliveries SET digest = 1, next_attempt = ?, claim_until = NULL
+                   WHERE id = ?""",
                 [(iso(at), delivery_id) for delivery_id in delivery_ids],
             )
 
@@ -82,7 +91,7 @@ class SQLiteOutbox(SQLiteBase):
         with self.db.atomic():
             self.db.conn.executemany(
                 """UPDATE deliveries SET status = 'sent', sent_at = ?, attempts = attempts + 1,
-                   last_error = NULL WHERE id = ?""",
+                   last_error = NULL, claim_until = NULL WHERE id = ?""",
                 [(iso(now), delivery_id) for delivery_id in delivery_ids],
             )
             self.db.execute("INSERT INTO sends (channel, at) VALUES (?, ?)", [channel, iso(now)])
@@ -100,7 +109,7 @@ class SQLiteOutbox(SQLiteBase):
         with self.db.atomic():
             self.db.conn.executemany(
                 """UPDATE deliveries SET status = ?, attempts = attempts + 1, last_error = ?,
-                   next_attempt = ? WHERE id = ?""",
+                   next_attempt = ?, claim_until = NULL WHERE id = ?""",
                 [
                     ("failed" if give_up else "pending", error, iso(next_attempt), delivery_id)
                     for delivery_id in delivery_ids
@@ -127,9 +136,9 @@ class SQLiteOutbox(SQLiteBase):
     def adopt(self, channels: Iterable[str], now: datetime) -> int:
         with self.db.atomic():
             rows = self._where_in(
-                """UPDATE deliveries SET status = 'pending', last_error = NULL,
-                   next_attempt = MAX(next_attempt, ?)
-                   WHERE status = 'orphaned' AND channel IN ({marks}) RETURNING id""",
+                f"""UPDATE deliveries SET status = 'pending', last_error = NULL,
+                   next_attempt = {self.greatest}(next_attempt, ?)
+                   WHERE status = 'orphaned' AND channel IN ({{marks}}) RETURNING id""",
                 channels,
                 iso(now),
             )
@@ -141,10 +150,12 @@ class SQLiteOutbox(SQLiteBase):
         with self.db.atomic():
             for delivery_id in chosen:
                 cursor = self.db.execute(
-                    """UPDATE OR IGNORE deliveries SET channel = ?, status = 'pending',
+                    """UPDATE deliveries SET channel = ?, status = 'pending',
                        attempts = 0, last_error = NULL, next_attempt = ?, created_at = ?
-                       WHERE id = ?""",
-                    [channel, iso(now), iso(now), delivery_id],
+                       WHERE id = ? AND NOT EXISTS (
+                           SELECT 1 FROM deliveries o
+                           WHERE o.alert_id = deliveries.alert_id AND o.channel = ?)""",
+                    [channel, iso(now), iso(now), delivery_id, channel],
                 )
                 if cursor.rowcount:
                     moved += 1
@@ -199,9 +210,9 @@ class SQLiteOutbox(SQLiteBase):
     def outbox(self) -> list[dict[str, Any]]:
         return list(
             self.db.query(
-                """SELECT d.id, d.channel, d.status, d.attempts, d.last_error, d.next_attempt,
+                f"""SELECT d.id, d.channel, d.status, d.attempts, d.last_error, d.next_attempt,
                           d.created_at, d.digest, a.rule, s.feed,
-                          COALESCE(s.title, json_extract(d.notice, '$.title')) AS title, s.link
+                          COALESCE(s.title, {self.json_field("d.notice", "title")}) AS title, s.link
                    FROM deliveries d LEFT JOIN alerts a ON a.id = d.alert_id
                    LEFT JOIN stories s ON s.id = a.story_id
                    WHERE d.status NOT IN ('sent', 'dropped', 'muted') ORDER BY d.id"""
@@ -242,7 +253,7 @@ def _pending(row: dict[str, Any]) -> PendingDelivery:
     )
 
 
-class SQLiteMutes(SQLiteBase):
+class SQLMutes(SQLBase):
     def mute(self, mute: Mute, now: datetime) -> None:
         with self.db.atomic():
             self.db.execute(

@@ -10,10 +10,15 @@ from typing import Any
 from watcher.core.dedupe import canonical_url
 from watcher.core.models import Story
 from watcher.core.records import HealthCounts
-from watcher.store.sqlite_base import SQLiteBase, from_iso, iso
+from watcher.store.sql_base import SQLBase, from_iso, iso
 
 
-class SQLiteReports(SQLiteBase):
+class SQLReports(SQLBase):
+    def _outlets(self) -> str:
+        """The feeds of an alert's cluster (its story's feed among them), for ``_alert_row``."""
+        return f"""(SELECT {self.joined("o.feed")} FROM stories o
+                    WHERE o.cluster_id = s.cluster_id) AS outlets"""
+
     def feeds_status(self) -> list[dict[str, Any]]:
         return list(self.db.query("SELECT * FROM feeds ORDER BY name"))
 
@@ -83,7 +88,7 @@ class SQLiteReports(SQLiteBase):
     def alert_feed(self, rule: str | None, limit: int) -> list[dict[str, Any]]:
         """An alert with deliveries all ``muted`` is left out; one routed nowhere is kept."""
         sql = f"""SELECT a.id, a.rule, a.once_key, a.created_at, a.snippet, s.cluster_id,
-                         s.feed, s.title, s.link, s.published, {_OUTLETS},
+                         s.feed, s.title, s.link, s.published, {self._outlets()},
                          (SELECT MAX(o.seen_at) FROM stories o
                           WHERE o.cluster_id = s.cluster_id) AS cluster_seen
                   FROM alerts a JOIN stories s ON s.id = a.story_id
@@ -103,7 +108,7 @@ class SQLiteReports(SQLiteBase):
             for row in self.db.query(
                 f"""SELECT a.id, a.kind, a.rule, a.once_key, a.created_at, a.snippet,
                            a.story_id, s.cluster_id, s.feed, s.title, s.link, s.published,
-                           {_OUTLETS}
+                           {self._outlets()}
                     FROM alerts a LEFT JOIN stories s ON s.id = a.story_id
                     WHERE {where} ORDER BY a.id""",
                 params,
@@ -121,11 +126,6 @@ class SQLiteReports(SQLiteBase):
             delivery["digest"] = bool(delivery["digest"])
             by_id[alert_id]["deliveries"].append(delivery)
         return alerts
-
-
-# The feeds of an alert's cluster (its story's feed among them), for ``_alert_row``.
-_OUTLETS = """(SELECT group_concat(DISTINCT o.feed) FROM stories o
-               WHERE o.cluster_id = s.cluster_id) AS outlets"""
 
 
 def _alert_row(row: dict[str, Any]) -> dict[str, Any]:
