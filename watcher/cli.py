@@ -29,7 +29,14 @@ from rich.text import Text
 
 from watcher import __version__
 from watcher.clock import utc_now
-from watcher.config import Config, channel_secrets, json_schema, load_config, locate_config
+from watcher.config import (
+    Config,
+    channel_secrets,
+    database_secrets,
+    json_schema,
+    load_config,
+    locate_config,
+)
 from watcher.core.cluster import Fingerprint, similarity, stored_fingerprint
 from watcher.core.cluster import explain as explain_pair
 from watcher.core.decide import corroboration
@@ -51,8 +58,8 @@ from watcher.log import log_warnings, redact, setup_logging
 from watcher.opml_import import import_opml
 from watcher.outbox import hold_orphans
 from watcher.pipeline import FeedOutcome
-from watcher.store import Store, open_store
-from watcher.wiring import open_pipeline, prune
+from watcher.store import Store
+from watcher.wiring import open_pipeline, prune, store_for
 
 EXIT_OK, EXIT_NO, EXIT_CONFIG, EXIT_STORE = 0, 1, 2, 3
 
@@ -66,7 +73,7 @@ class Context:
 
     def config(self) -> Config:
         config = load_config(self.config_path)
-        redact(channel_secrets(config.channels.values(), config.env))
+        redact(channel_secrets(config.channels.values(), config.env) + database_secrets(config))
         return config
 
 
@@ -222,26 +229,21 @@ def feeds(obj: Context, as_json: bool) -> None:
     """Show every configured feed's health: last fetch, status, error, failures, next poll."""
 
     config = guarded(obj.config)
-    with closing(guarded(lambda: open_store(config.database))) as store:
+    with closing(guarded(lambda: store_for(config))) as store:
         rows = feed_health(config, store.feeds_status())
+        shared = store.shared
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
 
     table = Table(box=None, header_style="bold")
-    for column in (
-        "feed",
-        "url",
-        "last fetch",
-        "status",
-        "items",
-        "failures",
-        "next poll",
-        "error",
-    ):
+    columns = ["feed", "url", "last fetch", "status", "items", "failures", "next poll"]
+    # Instances sharing a database: which one polled each feed last.
+    columns += ["polled by"] if shared else []
+    for column in [*columns, "error"]:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(
+        cells = [
             row["name"],
             row["url"],
             _short_time(row["last_fetch"]),
@@ -249,6 +251,10 @@ def feeds(obj: Context, as_json: bool) -> None:
             str(row["items"]),
             str(row["consecutive_failures"]),
             _short_time(row["next_poll"]) or "now",
+        ]
+        cells += [row["polled_by"] or ""] if shared else []
+        table.add_row(
+            *cells,
             row["last_error"] or row["problem"] or "",
             style="red" if row["consecutive_failures"] else None,
         )
@@ -277,6 +283,7 @@ def feed_health(config: Config, stored: list[dict[str, Any]]) -> list[dict[str, 
                 "failing_since": row.get("failing_since"),
                 "next_poll": row.get("next_poll"),
                 "held_until": row.get("hold_until"),
+                "polled_by": row.get("polled_by"),
             }
         )
     return rows
@@ -442,7 +449,7 @@ def backtest(obj: Context, rule_or_query: str, since: str, as_json: bool) -> Non
         book = RuleBook([compile_rule(named[rule_or_query])])
     else:
         book = _compile_query(rule_or_query)
-    with closing(guarded(lambda: open_store(config.database))) as store:
+    with closing(guarded(lambda: store_for(config))) as store:
         stories = store.stories_since(utc_now() - window)
     # One row per cluster (one event), as alerts would have been: the first matching
     # story, with the other outlets that carried it.
@@ -526,7 +533,7 @@ def outbox(ctx: click.Context, as_json: bool) -> None:
     if ctx.invoked_subcommand is not None:
         return
     config = guarded(ctx.obj.config)
-    with closing(guarded(lambda: open_store(config.database))) as store:
+    with closing(guarded(lambda: store_for(config))) as store:
         rows = store.outbox()
     deliverer = Deliverer(config.channels, config.env)
     gone = set(orphaned_channels((row["channel"] for row in rows), config.channels))
@@ -602,7 +609,7 @@ def outbox_retry(obj: Context, to: str | None, ids: tuple[int, ...]) -> None:
             return asyncio.run(retry())
         except DatabaseBusy as busy:
             # A daemon polls this database and delivers: queue the rows, it sends them.
-            with closing(open_store(config.database)) as store:
+            with closing(store_for(config)) as store:
                 hold_orphans(store, config.channels, utc_now())
                 requeue(store)
             say(f"watcher: {busy.holder} sends them within {DELIVERY_INTERVAL.seconds} s")
@@ -624,7 +631,7 @@ def outbox_drop(obj: Context, ids: tuple[int, ...]) -> None:
     """Give up deliveries for good: those held for a channel no longer in the config,
     or the deliveries IDS (see `watcher outbox`)."""
     config = guarded(obj.config)
-    with closing(guarded(lambda: open_store(config.database))) as store:
+    with closing(guarded(lambda: store_for(config))) as store:
         hold_orphans(store, config.channels, utc_now())
         dropped = store.drop(ids)
     say(f"watcher: {dropped} deliveries dropped")
@@ -657,7 +664,7 @@ def mute(obj: Context, rule: str | None, cluster: int | None, period: str | None
     target = _mute_target(config, rule, cluster, "mute")
     now = utc_now()
     until = now + _window("mute", period, "--for") if period else None
-    with closing(guarded(lambda: open_store(config.database))) as store:
+    with closing(guarded(lambda: store_for(config))) as store:
         guarded(lambda: store.mute(replace(target, until=until), now))
 
 
@@ -675,7 +682,7 @@ def unmute(obj: Context, rule: str | None, cluster: int | None) -> None:
         target = Mute("rule", rule)  # a rule since removed from the config may be unmuted
     else:
         target = _mute_target(config, rule, cluster, "unmute")
-    with closing(guarded(lambda: open_store(config.database))) as store:
+    with closing(guarded(lambda: store_for(config))) as store:
         lifted = guarded(lambda: store.unmute(target.kind, target.target))
     if not lifted:
         fail(f"watcher unmute: {target.kind} '{target.target}' was not muted", EXIT_NO)
@@ -687,7 +694,7 @@ def unmute(obj: Context, rule: str | None, cluster: int | None) -> None:
 def mutes(obj: Context, as_json: bool) -> None:
     """List the mutes in force: rules and events, and until when."""
     config = guarded(obj.config)
-    with closing(guarded(lambda: open_store(config.database))) as store:
+    with closing(guarded(lambda: store_for(config))) as store:
         active = guarded(lambda: store.mutes(utc_now()))
     rows = [
         {"kind": m.kind, "target": m.target, "until": m.until.isoformat() if m.until else None}
@@ -842,7 +849,7 @@ def clusters(
         _explain_pair(config, explain, as_json)
         return
     window = _window("clusters", since)
-    with closing(guarded(lambda: open_store(config.database))) as store:
+    with closing(guarded(lambda: store_for(config))) as store:
         members = store.cluster_members(utc_now() - window)
 
     def print_of(row: dict[str, Any]) -> Fingerprint:
@@ -889,7 +896,7 @@ def clusters(
 
 def _explain_pair(config: Config, links: tuple[str, str], as_json: bool) -> None:
     """`watcher clusters --explain A B`: exit 0 if they are one event, 1 if not."""
-    with closing(guarded(lambda: open_store(config.database))) as store:
+    with closing(guarded(lambda: store_for(config))) as store:
         rows = [store.story_by_link(link) for link in links]
     for link, row in zip(links, rows, strict=True):
         if row is None:
@@ -957,7 +964,7 @@ def alerts(obj: Context, since: str, rule: str | None, as_json: bool) -> None:
     """
     config = guarded(obj.config)
     window = _window("alerts", since)
-    with closing(guarded(lambda: open_store(config.database))) as store:
+    with closing(guarded(lambda: store_for(config))) as store:
         rows = guarded(lambda: store.alert_log(utc_now() - window, rule))
     configured = [r.name for r in config.rules]
     if rule is not None and not rows and rule not in configured:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -36,6 +38,7 @@ from watcher.core.models import ChannelSpec, Examples, FeedSpec, RuleSpec
 from watcher.core.rules import MAX_NESTING, check_examples, compile_rule
 from watcher.core.schedule import check_digest, parse_quiet
 from watcher.core.units import format_duration, parse_duration, parse_size
+from watcher.store.sql_base import redacted
 
 STDOUT_CHANNEL = "stdout"
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -244,7 +247,21 @@ class ConfigModel(_Strict):
     """The whole of config.yaml (version 1)."""
 
     version: int = Field(1, ge=1, le=1, description="Config format version.")
-    database: str = Field("watcher.db", description="SQLite file, relative to this file's folder.")
+    database: str = Field(
+        "watcher.db",
+        description="A SQLite file (relative to this file's folder), or postgresql://user@host/db"
+        " for several instances sharing one PostgreSQL database (password as ${VAR}).",
+    )
+    instance: str | None = Field(
+        None,
+        description="This instance's name in logs, metrics and `watcher feeds` (default:"
+        " $WATCHER_INSTANCE, else the host name and process id).",
+    )
+    lease: Duration = Field(
+        timedelta(minutes=2),
+        description="PostgreSQL: how long a feed or delivery an instance took stays its own"
+        " if the instance dies; another takes it over after that.",
+    )
     interval: Duration = Field(timedelta(minutes=10), description="Default poll interval.")
     max_age: Duration = Field(
         timedelta(days=2), description="A new feed alerts only on stories this recent."
@@ -322,7 +339,7 @@ class Config:
     """
 
     path: Path
-    database: Path
+    database: Path | str  # a SQLite file, or a postgresql:// URL (its ${VAR}s filled in)
     interval: timedelta
     max_age: timedelta
     channels: Mapping[str, ChannelSpec]
@@ -343,6 +360,15 @@ class Config:
     cluster_threshold: float
     warnings: tuple[Problem, ...]
     env: Mapping[str, str] = field(repr=False)
+    instance: str
+    lease: timedelta
+
+    @property
+    def database_shown(self) -> str:
+        """The database for logs and messages: a URL's password is never shown."""
+        if isinstance(self.database, Path):
+            return str(self.database)
+        return redacted(self.database)
 
     @property
     def metrics(self) -> tuple[str, int] | None:
@@ -486,12 +512,10 @@ def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             line = _line_of(data, ("timezone",))
             problems.append(Problem(shown, line, f"timezone: unknown time zone '{model.timezone}'"))
+    database = _database(model, data, shown, env, path, problems, warnings)
     if problems:
         problems.sort(key=lambda p: p.line or 0)
         raise ConfigError(problems)
-    database = Path(os.path.expanduser(model.database))
-    if not database.is_absolute():
-        database = path.parent / database
     return Config(
         path=path,
         database=database,
@@ -515,7 +539,77 @@ def parse_config(text: str, path: Path, env: Mapping[str, str]) -> Config:
         cluster_threshold=model.cluster_threshold,
         warnings=tuple(warnings),
         env=env,
+        instance=model.instance or env.get("WATCHER_INSTANCE") or default_instance(),
+        lease=model.lease,
     )
+
+
+# A URL's scheme, as RFC 3986 spells it: what tells a database URL from a file path.
+URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def default_instance() -> str:
+    """The host name and process id: unique among instances, readable in logs."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _database(
+    model: ConfigModel,
+    data: Any,
+    shown: str,
+    env: Mapping[str, str],
+    path: Path,
+    problems: list[Problem],
+    warnings: list[Problem],
+) -> Path | str:
+    """A path is a SQLite file (``sqlite:PATH`` too); ``postgresql://`` a PostgreSQL
+    database; any other URL a mistake, not a file of that odd name."""
+    value = model.database
+    line = _line_of(data, ("database",))
+    scheme = URL_SCHEME.match(value)
+    if scheme is None:
+        file = Path(os.path.expanduser(value.removeprefix("sqlite:")))
+        return file if file.is_absolute() else path.parent / file
+    if scheme.group(1).lower() not in POSTGRES_SCHEMES:
+        problems.append(
+            Problem(
+                shown,
+                line,
+                f"database: '{scheme.group(1)}://' is not a database watcher can use: write"
+                " a file path (SQLite) or postgresql://user@host/db",
+            )
+        )
+        return value
+    for var in ENV_VAR.findall(value):
+        if var not in env:
+            problems.append(
+                Problem(shown, line, f"database: environment variable ${{{var}}} is not set")
+            )
+    url = expand_env(value, env)
+    parts = urlsplit(value)
+    if parts.password and not ENV_VAR.search(parts.password):
+        warnings.append(
+            Problem(
+                shown,
+                line,
+                "database: a password written in the file; write ${VAR} and set VAR in the"
+                " environment",
+            )
+        )
+    if not (parts.hostname or parts.path.strip("/")):
+        problems.append(
+            Problem(shown, line, "database: a postgresql:// URL needs a host or a database")
+        )
+    return url
+
+
+def database_secrets(config: Config) -> list[str]:
+    """The database URL's password, if any: never to be shown anywhere."""
+    if isinstance(config.database, Path):
+        return []
+    password = urlsplit(config.database).password
+    return [password, unquote(password)] if password else []
 
 
 @dataclass

@@ -2,16 +2,21 @@
 
 APScheduler runs one interval job per feed (with jitter, so feeds sharing an
 interval do not fire together), one job that drains the outbox, and the
-housekeeping jobs (status, watchdog, retention).  The config file is watched
-(and SIGHUP also reloads it): a config that validates replaces the running one
-between two steps; one that does not is refused with the errors `watcher
-validate` prints, and the daemon goes on with the last good one.
+housekeeping jobs (status, watchdog, retention).  On a database several
+instances share (PostgreSQL), one job instead claims due feeds from the
+database every second (``store.claim_due_feeds``) and polls what it leased: the
+instances split the feeds between them, and a dead instance's leases run out.
+The config file is watched (and SIGHUP also reloads it): a config that
+validates replaces the running one between two steps; one that does not is
+refused with the errors `watcher validate` prints, and the daemon goes on with
+the last good one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -21,6 +26,7 @@ from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -29,7 +35,7 @@ from watcher.clock import Clock, utc_now
 from watcher.config import Config, load_config
 from watcher.core.errors import ConfigError, Problem
 from watcher.core.models import FeedSpec
-from watcher.log import log_warnings
+from watcher.log import log_warnings, name_instance
 from watcher.metrics import Metrics
 from watcher.pipeline import Pipeline
 from watcher.sdnotify import Notifier
@@ -42,6 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DELIVERY_INTERVAL = timedelta(seconds=15)
+# A shared database: how often an instance asks it for due feeds.
+CLAIM_INTERVAL = timedelta(seconds=1)
 STATUS_INTERVAL = timedelta(seconds=30)
 RETENTION_INTERVAL = timedelta(hours=6)
 # How long a stop waits for fetches in flight before abandoning them.
@@ -76,6 +84,7 @@ class Daemon:
         self._inflight: set[asyncio.Task[Any]] = set()
         self._config_digest = _digest(config.path)
         self.restarts: dict[str, int] = {}  # long-lived tasks that died and were restarted
+        self._leased: dict[str, asyncio.Task[Any]] = {}  # a shared database: polls running
 
     def stop(self) -> None:
         self._stop.set()
@@ -86,6 +95,7 @@ class Daemon:
             loop.add_signal_handler(sig, self._on_signal, sig)
         loop.add_signal_handler(signal.SIGHUP, self._reload.set)
         log_warnings(self.config)
+        self.metrics.instance.labels(self.config.instance).set(1)
         async with open_pipeline(
             self.config, clock=self.clock, metrics=self.metrics, role="run"
         ) as pipeline:
@@ -98,7 +108,7 @@ class Daemon:
                     store=pipeline.store,
                     rules=lambda: {rule.name for rule in self.config.rules},
                     token=lambda: self.config.http_token,
-                    instance=str(self.config.database.resolve()),
+                    instance=_database_id(self.config),
                 )
                 try:
                     await self.listener.serve(*self.config.http)
@@ -109,7 +119,12 @@ class Daemon:
                     message = f"http: cannot listen on {where}: {reason.lower()}"
                     raise ConfigError([Problem(str(self.config.path), None, message)]) from None
             scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
-            self._schedule_feeds(scheduler, pipeline, self.config.feeds, first=True)
+            if pipeline.store.shared:
+                name_instance(self.config.instance)
+                pipeline.store.register_feeds({f.name: f.url for f in self.config.feeds})
+                self._every(scheduler, "claim", CLAIM_INTERVAL, self._claim, pipeline)
+            else:
+                self._schedule_feeds(scheduler, pipeline, self.config.feeds, first=True)
             self._every(scheduler, "deliver", DELIVERY_INTERVAL, pipeline.deliver_due)
             self._every(scheduler, "status", STATUS_INTERVAL, self._status, pipeline)
             self._every(scheduler, "retention", RETENTION_INTERVAL, self._prune, pipeline)
@@ -122,10 +137,11 @@ class Daemon:
                 self._supervised("reloader", lambda: self._reloads(scheduler, pipeline))
             )
             log.info(
-                "watching %d feeds with %d rules (database %s)",
+                "watching %d feeds with %d rules (database %s, instance %s)",
                 len(self.config.feeds),
                 len(self.config.rules),
-                self.config.database,
+                self.config.database_shown,
+                self.config.instance,
             )
             await self._prune(pipeline)
             self.notifier.ready()
@@ -140,6 +156,8 @@ class Daemon:
                 watcher.cancel()
                 reloader.cancel()
                 await self._finish_inflight()
+                if pipeline.store.shared:  # polls abandoned: others may take them at once
+                    pipeline.store.release_feeds([feed.name for feed in self.config.feeds])
                 scheduler.shutdown(wait=False)
                 await self._final_delivery(pipeline)
                 await self.listener.close()
@@ -215,6 +233,25 @@ class Daemon:
         outcome = await pipeline.poll(feed)
         if outcome.alerts:
             await pipeline.deliver_due()
+
+    async def _claim(self, pipeline: Pipeline) -> None:
+        """Lease the due feeds this instance has room for, and poll each (shared database)."""
+        free = pipeline.settings.concurrency - len(self._leased)
+        hosts = {
+            feed.name: urlsplit(feed.url).hostname or feed.url
+            for feed in self.config.feeds
+            if feed.name not in self._leased
+        }
+        names = pipeline.store.claim_due_feeds(
+            hosts, self.clock(), limit=free, per_host=self.config.fetch.per_host
+        )
+        for name in names:
+            task = asyncio.create_task(self._tracked(self._poll, pipeline, name))
+            self._leased[name] = task
+            task.add_done_callback(functools.partial(self._unleased, name))
+
+    def _unleased(self, name: str, _task: asyncio.Task[Any]) -> None:
+        self._leased.pop(name, None)
 
     async def _status(self, pipeline: Pipeline) -> None:
         counts = health(pipeline, self.config, self.metrics)
@@ -302,21 +339,24 @@ class Daemon:
             finally:
                 self._config_digest = digest
             if new.database != self.config.database:
-                log.warning("the database moved to %s: that needs a restart", new.database)
+                log.warning("the database moved to %s: that needs a restart", new.database_shown)
                 new = _with_database(new, self.config.database)
             log_warnings(new)
             old = {feed.name: feed for feed in self.config.feeds}
             fresh = {feed.name: feed for feed in new.feeds}
             rewire(pipeline, new, metrics=self.metrics)
             self.config = new
-            for name in old.keys() - fresh.keys():
-                scheduler.remove_job(f"feed:{name}")
-            changed = [
-                feed
-                for name, feed in fresh.items()
-                if name not in old or old[name].interval != feed.interval
-            ]
-            self._schedule_feeds(scheduler, pipeline, changed)
+            if pipeline.store.shared:  # the claim job reads the feeds from the config
+                pipeline.store.register_feeds({f.name: f.url for f in new.feeds})
+            else:
+                for name in old.keys() - fresh.keys():
+                    scheduler.remove_job(f"feed:{name}")
+                changed = [
+                    feed
+                    for name, feed in fresh.items()
+                    if name not in old or old[name].interval != feed.interval
+                ]
+                self._schedule_feeds(scheduler, pipeline, changed)
             added = len(fresh.keys() - old.keys())
             log.info(
                 "config reloaded: %d feeds (%d added, %d removed), %d rules, %d channels",
@@ -366,5 +406,12 @@ def _digest(path: Path) -> str | None:
         return None
 
 
-def _with_database(config: Config, database: Path) -> Config:
+def _with_database(config: Config, database: Path | str) -> Config:
     return replace(config, database=database)
+
+
+def _database_id(config: Config) -> str:
+    """What names this database in the alert feeds' ids: the same for every instance."""
+    if isinstance(config.database, Path):
+        return str(config.database.resolve())
+    return config.database_shown

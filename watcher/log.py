@@ -44,9 +44,31 @@ class _JSONFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        instance = getattr(record, "instance", None)
+        if instance:
+            entry["instance"] = instance
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
+
+
+class _TextFormatter(logging.Formatter):
+    """Lines of an instance sharing its database with others start with its name."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        line = super().formatMessage(record)
+        instance = getattr(record, "instance", None)
+        return f"[{instance}] {line}" if instance else line
+
+
+class _Instance(logging.Filter):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name_ = name
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.instance = self.name_
+        return True
 
 
 _handler: logging.Handler | None = None
@@ -63,12 +85,10 @@ def setup_logging(level: str = "info", fmt: str = "text", stream: TextIO | None 
         handler.setFormatter(_JSONFormatter())
     elif os.environ.get("JOURNAL_STREAM") or os.environ.get("INVOCATION_ID"):
         # journald stamps every line itself.
-        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(_TextFormatter("%(levelname)s %(name)s: %(message)s"))
     else:
         handler.setFormatter(
-            logging.Formatter(
-                "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S"
-            )
+            _TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
         )
     root.addHandler(handler)
     root.setLevel(level.upper())
@@ -83,6 +103,14 @@ def redact(secrets: Iterable[str]) -> None:
         for old in [f for f in _handler.filters if isinstance(f, _Redact)]:
             _handler.removeFilter(old)
         _handler.addFilter(_Redact(secrets))
+
+
+def name_instance(name: str) -> None:
+    """Name this instance in every log line (several instances share one database)."""
+    if _handler is not None:
+        for old in [f for f in _handler.filters if isinstance(f, _Instance)]:
+            _handler.removeFilter(old)
+        _handler.addFilter(_Instance(name))
 
 
 def log_warnings(config: Config) -> None:

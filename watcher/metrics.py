@@ -99,6 +99,10 @@ class Metrics:
             buckets=FETCH_BUCKETS,
             registry=r,
         )
+        # Which instance this is (several may share one database): a constant 1.
+        self.instance = Gauge(
+            "watcher_instance", "This instance, by name.", ["instance"], registry=r
+        )
         #: Called for ``GET /health``; may be async.  ``{"status": "ok"}`` answers 200,
         #: any other status 503.  The default reports ok with the outbox and feed gauges.
         self.health: HealthHook = health or self._default_health

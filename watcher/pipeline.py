@@ -19,7 +19,7 @@ from watcher.clock import Clock
 from watcher.core import decide as decisions
 from watcher.core.analyse import Analysed
 from watcher.core.cluster import ClusterIndex, stored_fingerprint
-from watcher.core.decide import Fetched, PollFacts, PollPolicy
+from watcher.core.decide import Fetched, PollDecision, PollFacts, PollPolicy
 from watcher.core.dedupe import identity_keys, select_new
 from watcher.core.errors import FeedError, StoreError
 from watcher.core.models import FeedSpec, ParsedFeed
@@ -93,6 +93,9 @@ class Pipeline:
         # pass would sit in memory with its body fetched, waiting for a worker.
         self._polling = asyncio.Semaphore(settings.concurrency + 4)
         self.clusters: ClusterIndex | None = None
+        # The last story id the window has seen (a shared database: what others stored
+        # after it is read before each decision).
+        self._window_cursor = 0
         self._store_failing: str | None = None  # the last write error, until a write works
         self.reconfigure(settings, analyser, outbox)
 
@@ -113,15 +116,35 @@ class Pipeline:
         """The clusters of the window, from the stories stored (they survive restarts)."""
         index = ClusterIndex(settings.cluster_threshold)
         since = self.clock() - settings.cluster_window
-        for cluster_id, stored, seen_at, title, summary, content in self.store.recent_fingerprints(
-            since
-        ):
+        with self.store.deciding():  # no story stored between the cursor and the read
+            self._window_cursor = self.store.last_story_id()
+            stored = self.store.recent_fingerprints(since)
+        for cluster_id, fingerprint, seen_at, title, summary, content in stored:
             index.add(
                 cluster_id,
-                stored_fingerprint(stored, title, summary, content),
+                stored_fingerprint(fingerprint, title, summary, content),
                 datetime.fromisoformat(seen_at),
             )
         return index
+
+    def _catch_up(self, index: ClusterIndex, now: datetime) -> None:
+        """Add to the window what other instances stored since the last look, so that a
+        story and its copy polled by two instances a second apart are one event."""
+        since = now - self.settings.cluster_window
+        for (
+            _id,
+            cluster_id,
+            fingerprint,
+            seen_at,
+            title,
+            summary,
+            content,
+        ) in self.store.fingerprints_after(self._window_cursor):
+            seen = datetime.fromisoformat(seen_at)
+            if seen >= since:
+                index.add(
+                    cluster_id, stored_fingerprint(fingerprint, title, summary, content), seen
+                )
 
     async def deliver_due(self, *, retry_now: bool = False) -> DeliveryReport:
         return await self.outbox.deliver_due(retry_now=retry_now)
@@ -245,30 +268,8 @@ class Pipeline:
         No await from the first look-up to the commit, so feeds polled
         concurrently in one event loop cannot both take the same story as new.
         """
-        policy = self.settings.policy
-        if facts.parsed is not None:
-            known = self.store.known_stories(decisions.candidate_keys(facts.analysed))
-            fresh = decisions.new_items(facts.analysed, known)
-            index = self.clusters if policy.cluster else None
-            if index is not None:
-                index.evict(facts.now - self.settings.cluster_window)
-            placement = decisions.place(fresh, index, self.cluster_ids, facts.now)
-            edits = decisions.edits(facts.analysed, known)
-            question = decisions.history_question(fresh, placement, edits, policy)
-            facts = replace(
-                facts,
-                fresh=tuple(fresh),
-                placement=placement,
-                edits=tuple(edits),
-                history=self.store.alert_history(question),
-                mutes=decisions.mute_keys(self.store.mutes(facts.now))
-                if fresh or edits
-                else (frozenset()),
-            )
-        decision = decisions.decide(facts, policy)
-        if facts.error:
-            log.warning("feed '%s' (%s): %s", facts.feed.name, facts.feed.url, facts.error)
-        queued = self.store.record_poll(decision)
+        with self.store.deciding():
+            decision, queued = self._decide_and_record(facts)
         new = len(decision.new_stories)
         if self.metrics is not None:
             outcome: FetchOutcome = (
@@ -289,6 +290,39 @@ class Pipeline:
             not_modified=facts.not_modified,
             problem=facts.parsed.problem if facts.parsed is not None else None,
         )
+
+    def _decide_and_record(self, facts: PollFacts) -> tuple[PollDecision, int]:
+        """Look up, decide, store; within ``store.deciding`` (whole to other writers)."""
+        policy = self.settings.policy
+        shared = self.store.shared
+        if facts.parsed is not None:
+            known = self.store.known_stories(decisions.candidate_keys(facts.analysed))
+            fresh = decisions.new_items(facts.analysed, known)
+            index = self.clusters if policy.cluster else None
+            if index is not None:
+                index.evict(facts.now - self.settings.cluster_window)
+                if shared:
+                    self._catch_up(index, facts.now)
+            placement = decisions.place(fresh, index, self.cluster_ids, facts.now)
+            edits = decisions.edits(facts.analysed, known)
+            question = decisions.history_question(fresh, placement, edits, policy)
+            facts = replace(
+                facts,
+                fresh=tuple(fresh),
+                placement=placement,
+                edits=tuple(edits),
+                history=self.store.alert_history(question),
+                mutes=decisions.mute_keys(self.store.mutes(facts.now))
+                if fresh or edits
+                else (frozenset()),
+            )
+        decision = decisions.decide(facts, policy)
+        if facts.error:
+            log.warning("feed '%s' (%s): %s", facts.feed.name, facts.feed.url, facts.error)
+        queued = self.store.record_poll(decision)
+        if shared:
+            self._window_cursor = self.store.last_story_id()
+        return decision, queued
 
 
 def _fetched(fetched: FetchedFeed) -> Fetched:

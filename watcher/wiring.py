@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TextIO
 
 import httpx
@@ -129,12 +130,15 @@ async def open_pipeline(
     database is refused (``DatabaseBusy``) before it fetches anything.
     ``transport`` replaces the network (a test about the poll, not about HTTP).
     """
-    lock = WriterLock(config.database, role)
-    lock.acquire()
+    # One writer per SQLite file; PostgreSQL instances share their database by design.
+    lock = WriterLock(config.database, role) if isinstance(config.database, Path) else None
+    if lock is not None:
+        lock.acquire()
     try:
-        store = open_store(config.database)
+        store = store_for(config)
     except BaseException:
-        lock.release()
+        if lock is not None:
+            lock.release()
         raise
     analyser: Analyser | None = None
     try:
@@ -156,7 +160,13 @@ async def open_pipeline(
         if analyser is not None:
             analyser.close()
         store.close()
-        lock.release()
+        if lock is not None:
+            lock.release()
+
+
+def store_for(config: Config) -> Store:
+    """The store the config names, opened as this instance."""
+    return open_store(config.database, instance=config.instance, lease=config.lease)
 
 
 def prune(pipeline: Pipeline, config: Config) -> None:

@@ -25,7 +25,6 @@ import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.rows import dict_row
@@ -35,24 +34,12 @@ from watcher.core.errors import StoreError
 from watcher.core.records import PendingDelivery
 from watcher.store.postgres_migrations import MIGRATIONS
 from watcher.store.sql import SQLStore
-from watcher.store.sql_base import DEFAULT_LEASE, iso
+from watcher.store.sql_base import DEFAULT_LEASE, iso, redacted
 
 # Keys of the advisory locks (any 64-bit numbers no other program on the database uses).
 MIGRATE_LOCK = 0x77617463_68657201  # "watcher" 1
 WRITE_LOCK = 0x77617463_68657202
 CLAIM_LOCK = 0x77617463_68657203
-
-
-def redacted(url: str) -> str:
-    """A database URL fit for logs: the password, if any, replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @functools.lru_cache(maxsize=512)
