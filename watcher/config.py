@@ -339,7 +339,8 @@ class Config:
     """
 
     path: Path
-    database: Path | str  # a SQLite file, or a postgresql:// URL (its ${VAR}s filled in)
+    # A SQLite file, or a postgresql:// URL (its ${VAR}s filled in: see ``database_shown``).
+    database: Path | str = field(repr=False)
     interval: timedelta
     max_age: timedelta
     channels: Mapping[str, ChannelSpec]

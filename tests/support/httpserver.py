@@ -30,6 +30,7 @@ class SeenRequest:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = 0.0  # time.monotonic() when it arrived
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -45,7 +46,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
         owner = self.server.owner
         owner.requests.append(
             SeenRequest(
-                self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                self.command,
+                self.path,
+                {k.lower(): v for k, v in self.headers.items()},
+                body,
+                time.monotonic(),
             )
         )
         route = owner.routes.get(self.path) or owner.routes.get(self.path.split("?", 1)[0])

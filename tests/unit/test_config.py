@@ -391,3 +391,83 @@ def test_a_digest_that_is_no_schedule_is_refused_at_load_with_its_line(
     found = problems(project, where)
     assert len(found) == 1 and found[0].startswith(f"{project.config}:1: ")
     assert "hourly, daily or a cron expression" in found[0]
+
+
+# -- database: a SQLite file or a PostgreSQL URL (#17) -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("mysql://u@db/watcher", "database: 'mysql://' is not a database watcher can use"),
+        ("sqlite3://watcher.db", "database: 'sqlite3://' is not a database watcher can use"),
+        ("postgresql://u:${PGPASS}@db/w", "database: environment variable ${PGPASS} is not set"),
+        ("postgresql://", "database: a postgresql:// URL needs a host or a database"),
+    ],
+    ids=["other-scheme", "near-miss", "unset-password", "empty"],
+)
+def test_a_database_url_watcher_cannot_use_is_an_error_with_its_line(
+    project: Project, value: str, error: str
+) -> None:
+    found = problems(project, f"feeds: []\ndatabase: '{value}'\n")
+    assert len(found) == 1
+    assert found[0].startswith(f"{project.config}:2: {error}")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("watcher.db", "ROOT/watcher.db"),
+        ("sqlite:data/w.db", "ROOT/data/w.db"),
+        ("/var/lib/watcher/w.db", "/var/lib/watcher/w.db"),
+    ],
+)
+def test_a_database_path_is_a_sqlite_file_beside_the_config(
+    project: Project, value: str, expected: str
+) -> None:
+    config = load_config(project.write(f"feeds: []\ndatabase: {value}\n"), {})
+    assert config.database == Path(expected.replace("ROOT", str(project.root)))
+
+
+def test_a_postgresql_url_takes_its_password_from_the_environment_and_never_shows_it(
+    project: Project,
+) -> None:
+    from watcher.config import database_secrets
+
+    path = project.write("feeds: []\ndatabase: postgresql://watcher:${PGPASS}@db:5433/news\n")
+    config = load_config(path, {"PGPASS": "s3cr%2Ft"})
+    assert config.database == "postgresql://watcher:s3cr%2Ft@db:5433/news"
+    assert config.database_shown == "postgresql://watcher:***@db:5433/news"
+    assert "s3cr" not in repr(config)
+    assert database_secrets(config) == ["s3cr%2Ft", "s3cr/t"]
+    assert config.warnings == ()
+
+
+def test_a_password_written_in_the_file_is_a_warning(project: Project) -> None:
+    config = load_config(project.write("feeds: []\ndatabase: postgresql://w:hunter2@db/news\n"), {})
+    assert [str(w) for w in config.warnings] == [
+        f"{project.config}:2: database: a password written in the file; write ${{VAR}} and"
+        " set VAR in the environment"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "expected"),
+    [
+        ("instance: desk-a\n", {"WATCHER_INSTANCE": "env-b"}, "desk-a"),
+        ("", {"WATCHER_INSTANCE": "env-b"}, "env-b"),
+    ],
+    ids=["config", "environment"],
+)
+def test_an_instance_is_named_by_the_config_else_the_environment(
+    project: Project, text: str, env: dict[str, str], expected: str
+) -> None:
+    assert load_config(project.write(f"feeds: []\n{text}"), env).instance == expected
+
+
+def test_an_unnamed_instance_is_its_host_and_process(project: Project) -> None:
+    import os
+    import socket
+
+    config = load_config(project.write("feeds: []\n"), {})
+    assert config.instance == f"{socket.gethostname()}:{os.getpid()}"

@@ -809,3 +809,97 @@ def test_a_pruned_storys_keys_never_point_at_a_later_story(store: SQLStore) -> N
     new = store.known_stories(["link:new"])["link:new"]
     assert old.story_id != new.story_id
     assert (old.cluster_id, old.text_hash) == (-old.story_id, None)
+
+
+# -- several instances: leases of feeds, claims of deliveries (#17) -----------------------
+
+HOSTS = {"a1": "a.example", "a2": "a.example", "a3": "a.example", "b1": "b.example"}
+
+
+def _register(store: SQLStore) -> None:
+    store.register_feeds({name: f"https://{host}/{name}" for name, host in HOSTS.items()})
+
+
+def test_claims_take_due_feeds_within_the_per_host_limit(store: SQLStore) -> None:
+    _register(store)
+    claimed = store.claim_due_feeds(HOSTS, T0, limit=10, per_host=2)
+    assert claimed == ["a1", "a2", "b1"]  # a third feed of a.example would be over the limit
+    # Leased: not due again while the lease lasts, whoever asks.
+    assert store.claim_due_feeds(HOSTS, at(1), limit=10, per_host=2) == []
+
+
+def test_a_poll_ends_its_lease_and_names_its_instance(store: SQLStore) -> None:
+    _register(store)
+    assert store.claim_due_feeds({"a1": "a.example"}, T0, limit=10, per_host=2) == ["a1"]
+    store.record_poll(PollDecision(poll(T0, feed="a1", next_poll=at(10))))
+    row = {r["name"]: r for r in store.feeds_status()}["a1"]
+    assert (row["polled_by"], row["lease_until"]) == ("test", None)
+    # Due again at its next poll, not before (a second later: times are kept to the second).
+    assert store.claim_due_feeds({"a1": "a.example"}, at(10), limit=10, per_host=2) == []
+    assert store.claim_due_feeds({"a1": "a.example"}, at(10.02), limit=10, per_host=2) == ["a1"]
+
+
+def test_a_lease_that_runs_out_makes_the_feed_due_again(store: SQLStore) -> None:
+    _register(store)
+    store.claim_due_feeds({"b1": "b.example"}, T0, limit=10, per_host=2)
+    lease_end = T0 + store.lease
+    assert store.claim_due_feeds({"b1": "b.example"}, lease_end - timedelta(seconds=1),
+                                 limit=10, per_host=2) == []  # fmt: skip
+    assert store.claim_due_feeds({"b1": "b.example"}, lease_end, limit=10, per_host=2) == ["b1"]
+
+
+def test_a_released_feed_is_due_at_once(store: SQLStore) -> None:
+    _register(store)
+    store.claim_due_feeds(HOSTS, T0, limit=10, per_host=5)
+    assert store.release_feeds(["a1", "b1"]) == 2
+    assert store.claim_due_feeds(HOSTS, at(0.5), limit=10, per_host=5) == ["a1", "b1"]
+
+
+def test_a_feed_held_by_a_backoff_is_not_claimed(store: SQLStore) -> None:
+    _register(store)
+    store.claim_due_feeds({"a1": "a.example"}, T0, limit=1, per_host=2)
+    store.record_poll(
+        PollDecision(poll(T0, feed="a1", error="503", next_poll=at(30), hold_until=at(30)))
+    )
+    assert store.claim_due_feeds({"a1": "a.example"}, at(20), limit=1, per_host=2) == []
+    assert store.claim_due_feeds({"a1": "a.example"}, at(31), limit=1, per_host=2) == ["a1"]
+
+
+def test_postgresql_instances_split_the_due_feeds_and_never_share_one(postgres_url: str) -> None:
+    first = PostgresStore(postgres_url, instance="one")
+    second = PostgresStore(postgres_url, instance="two")
+    try:
+        hosts = {f"f{n}": f"h{n}.example" for n in range(10)}
+        first.register_feeds({name: f"https://{host}/" for name, host in hosts.items()})
+        second.claim_due_feeds({}, T0, limit=0, per_host=2)  # not yet seen: a no-op
+        first.claim_due_feeds({"f0": "h0.example"}, T0, limit=1, per_host=2)  # one is alive
+        second.claim_due_feeds({"f1": "h1.example"}, T0, limit=1, per_host=2)  # and two
+        rest = {name: host for name, host in hosts.items() if name not in ("f0", "f1")}
+        mine = first.claim_due_feeds(rest, at(0.1), limit=100, per_host=2)
+        theirs = second.claim_due_feeds(rest, at(0.1), limit=100, per_host=2)
+        # Each look takes its share of what is still due: half of eight, half of four...
+        assert (len(mine), len(theirs)) == (4, 2)
+        mine += first.claim_due_feeds(rest, at(0.2), limit=100, per_host=2)
+        theirs += second.claim_due_feeds(rest, at(0.2), limit=100, per_host=2)
+        assert (len(mine), len(theirs)) == (5, 3)
+        assert sorted(mine + theirs) == sorted(rest)  # all taken, none by both
+    finally:
+        first.close()
+        second.close()
+
+
+def test_postgresql_deliveries_are_claimed_by_one_instance_until_sent(postgres_url: str) -> None:
+    first = PostgresStore(postgres_url, instance="one")
+    second = PostgresStore(postgres_url, instance="two")
+    try:
+        record(first, story_record("https://wire.example/1"), alerts=(queued("k1", "mail"),))
+        due = first.due_deliveries(T0)
+        assert [d.channel for d in due] == ["mail"]
+        assert second.due_deliveries(T0) == []  # claimed by one
+        # The claim runs out (its instance died before sending): another takes it.
+        assert [d.id for d in second.due_deliveries(T0 + first.lease)] == [due[0].id]
+        second.mark_sent([due[0].id], "mail", T0 + first.lease)
+        assert first.due_deliveries(T0 + 3 * first.lease) == []
+    finally:
+        first.close()
+        second.close()

@@ -159,6 +159,7 @@ def _migration_7(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE feeds ADD COLUMN host TEXT")
     db.execute("ALTER TABLE deliveries ADD COLUMN claimed_by TEXT")
     db.execute("ALTER TABLE deliveries ADD COLUMN claim_until TEXT")
+    db.execute("CREATE TABLE instances (name TEXT PRIMARY KEY, seen_at TEXT NOT NULL)")
 
 
 MIGRATIONS: Sequence[Callable[[sqlite_utils.Database], None]] = (

@@ -106,6 +106,11 @@ CREATE TABLE mutes (
     created_at TEXT NOT NULL,
     PRIMARY KEY (kind, target)
 );
+-- Instances alive: each claims its share of the due feeds (``sql_feeds``).
+CREATE TABLE instances (
+    name TEXT PRIMARY KEY,
+    seen_at TEXT NOT NULL
+);
 CREATE TABLE hits (
     story_id BIGINT NOT NULL,
     rule TEXT NOT NULL,

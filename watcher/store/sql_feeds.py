@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from watcher.core.records import FeedChange, FeedMoved, FeedRenamed, FeedState, StoredFeed
 from watcher.store.sql_base import SQLBase, from_iso, iso
+
+
+# An instance that claimed feeds this recently is alive, and gets its share.
+ALIVE = timedelta(seconds=10)
 
 
 class SQLFeeds(SQLBase):
@@ -104,12 +108,27 @@ class SQLFeeds(SQLBase):
         """Lease up to ``limit`` due feeds among ``hosts`` (feed name -> host) until
         ``now + lease``: the longest overdue first, none held by a server-requested delay
         or a backoff, and never more of one host at once, counting every instance's
-        leases, than ``per_host``.  The poll's write ends the lease."""
+        leases, than ``per_host``.  The poll's write ends the lease.
+
+        Each instance takes its share of what is due (the due feeds over the instances
+        that claimed in the last ``ALIVE``), so that instances split the feeds rather
+        than the first to look taking all; what one leaves, the next look takes."""
         if limit <= 0 or not hosts:
             return []
         at, until = iso(now), iso(now + self.lease)
+        # Times are stored to the second, rounded down: a feed is due a second after its
+        # stored time, so never before its real one.
+        due = iso(now - timedelta(seconds=1))
         with self.db.atomic():
             self._lock_claims()
+            self.db.execute(
+                """INSERT INTO instances (name, seen_at) VALUES (?, ?)
+                   ON CONFLICT (name) DO UPDATE SET seen_at = excluded.seen_at""",
+                [self.instance, at],
+            )
+            alive = self._count(
+                "SELECT count(*) FROM instances WHERE seen_at >= ?", [iso(now - ALIVE)]
+            )
             busy: dict[str, int] = dict(
                 self.db.execute(
                     """SELECT host, count(*) FROM feeds WHERE lease_until > ?
@@ -117,19 +136,20 @@ class SQLFeeds(SQLBase):
                     [at],
                 ).fetchall()
             )
-            due = self._where_in(
+            rows = self._where_in(
                 f"""SELECT name, next_poll FROM feeds
                     WHERE (next_poll IS NULL OR next_poll <= ?)
                     AND (hold_until IS NULL OR hold_until <= ?)
                     AND (lease_until IS NULL OR lease_until <= ?)
                     AND name IN ({{marks}}) {self.skip_locked}""",
                 hosts,
-                at,
-                at,
+                due,
+                due,
                 at,
             )
+            limit = min(limit, -(-len(rows) // max(alive, 1)))
             chosen: list[str] = []
-            for name, _next_poll in sorted(due, key=lambda row: (row[1] or "", row[0])):
+            for name, _next_poll in sorted(rows, key=lambda row: (row[1] or "", row[0])):
                 host = hosts[name]
                 if busy.get(host, 0) >= per_host:
                     continue
