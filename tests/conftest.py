@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
+import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
@@ -110,15 +114,34 @@ def capture(server: HTTPServer) -> Capture:
 
 
 class Project:
-    """A config file in a temp folder and the CLI run against it, as a user would."""
+    """A config file in a temp folder and the CLI run against it, as a user would.
 
-    def __init__(self, root: Path) -> None:
+    ``database_url``: the config names this PostgreSQL database (unless its text
+    names a database itself); else the SQLite file ``watcher.db`` beside it.
+    """
+
+    def __init__(self, root: Path, database_url: str | None = None) -> None:
         self.root = root
         self.config = root / "config.yaml"
+        self.database_url = database_url
 
     def write(self, text: str) -> Path:
-        self.config.write_text(textwrap.dedent(text), encoding="utf-8")
+        text = textwrap.dedent(text)
+        if self.database_url and not any(
+            line.startswith("database:") for line in text.splitlines()
+        ):
+            text = f"database: {self.database_url}\n{text}"
+        self.config.write_text(text, encoding="utf-8")
         return self.config
+
+    def sql(self, query: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """Rows of ``query`` (``?`` placeholders) on this project's database, committed."""
+        if self.database_url:
+            with psycopg.connect(self.database_url) as conn:
+                cursor = conn.execute(query.replace("?", "%s"), list(params))
+                return list(cursor.fetchall()) if cursor.description else []
+        with closing(sqlite3.connect(self.database)) as db, db:
+            return list(db.execute(query, list(params)).fetchall())
 
     def run(self, *args: str, env: dict[str, str] | None = None) -> Result:
         runner = CliRunner()

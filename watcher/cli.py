@@ -53,7 +53,7 @@ from watcher.core.units import parse_duration
 from watcher.daemon import DELIVERY_INTERVAL, Daemon
 from watcher.deliver import Deliverer
 from watcher.fetch import FetchedFeed, Fetcher, FetchRequest, FetchSettings, user_agent
-from watcher.lock import DatabaseBusy
+from watcher.lock import DatabaseBusy, WriterLock
 from watcher.log import log_warnings, redact, setup_logging
 from watcher.opml_import import import_opml
 from watcher.outbox import hold_orphans
@@ -1031,6 +1031,61 @@ def _outcome(delivery: dict[str, Any]) -> str:
     else:
         text = status
     return f"{delivery['channel']}: {text}"
+
+
+@cli.command()
+@click.option(
+    "--from", "source", required=True, metavar="sqlite:PATH", help="The SQLite database to copy."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the rows copied per table as JSON.")
+@click.pass_obj
+def migrate(obj: Context, source: str, as_json: bool) -> None:
+    """Copy a SQLite database into the config's (empty) PostgreSQL database: feeds, story
+    keys, clusters, alerts and the outbox, ids kept, so that nothing alerts again.
+
+    Stop the watcher that uses the SQLite file first (it is locked while copied).
+    Exit 0 copied, 2 bad usage or config, 3 a database cannot be used (or the
+    target is not empty).
+    """
+    # Imported here: psycopg costs every other command its load time.
+    from watcher.store.copy import copy_database, count_rows
+    from watcher.store.postgres import PostgresStore
+    from watcher.store.sqlite import SQLiteStore
+
+    config = guarded(obj.config)
+    if not source.startswith("sqlite:"):
+        fail(f"watcher migrate: --from takes sqlite:PATH, not '{source}'", EXIT_CONFIG)
+    if isinstance(config.database, Path):
+        fail(
+            f"watcher migrate: {config.path}: database: is a SQLite file; set it to "
+            "postgresql://user@host/db to copy into PostgreSQL",
+            EXIT_CONFIG,
+        )
+    path = Path(source.removeprefix("sqlite:")).expanduser()
+    if not path.is_file():
+        fail(f"watcher migrate: no database file {path}", EXIT_STORE)
+    lock = WriterLock(path, "migrate")
+    guarded(lock.acquire)
+    try:
+        with (
+            closing(guarded(lambda: SQLiteStore(path))) as old,
+            closing(guarded(lambda: store_for(config))) as new,
+        ):
+            assert isinstance(new, PostgresStore)
+            if sys.stderr.isatty() and not as_json:
+                with Progress(console=err_console, transient=True) as progress:
+                    task = progress.add_task("copying", total=count_rows(old))
+                    copied = guarded(
+                        lambda: copy_database(
+                            old, new, lambda _table, rows: progress.advance(task, rows)
+                        )
+                    )
+            else:
+                copied = guarded(lambda: copy_database(old, new))
+    finally:
+        lock.release()
+    if as_json:
+        click.echo(json.dumps(copied, indent=2))
 
 
 def main() -> None:

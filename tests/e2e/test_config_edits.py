@@ -8,7 +8,6 @@ decided is silently lost.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -39,8 +38,7 @@ def feeds(project: Project) -> list[dict[str, object]]:
 
 def statuses(project: Project) -> list[str]:
     """The outbox rows' status as stored (not as `watcher outbox` shows them)."""
-    with sqlite3.connect(project.database) as db:
-        return [row[0] for row in db.execute("SELECT status FROM deliveries ORDER BY id")]
+    return [row[0] for row in project.sql("SELECT status FROM deliveries ORDER BY id")]
 
 
 def guid_only_rss(*guids: str) -> str:

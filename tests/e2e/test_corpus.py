@@ -19,7 +19,11 @@ from watcher.core.dedupe import identity_keys
 from watcher.core.parse import parse_feed
 from watcher.core.text import html_to_text
 
-pytestmark = pytest.mark.skipif(not (CORPUS / "feeds").is_dir(), reason="../shared/corpus absent")
+# the corpus, a long run: one backend is enough
+pytestmark = [
+    pytest.mark.sqlite_only,
+    pytest.mark.skipif(not (CORPUS / "feeds").is_dir(), reason="../shared/corpus absent"),
+]
 
 WORD = "police"
 # Broken in a way watcher repairs: SOURCES.md counts no entries, watcher reads them.

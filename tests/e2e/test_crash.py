@@ -34,6 +34,9 @@ from tests.support.httpserver import HTTPServer
 from tests.support.procs import living_in_group
 from tests.support.waiting import wait_for
 
+# SIGKILL of the one writer; PostgreSQL: test_instances
+pytestmark = pytest.mark.sqlite_only
+
 FEEDS = 5
 ROUNDS = 8
 # How long the capture endpoint takes to answer: kills inside it land in the window.

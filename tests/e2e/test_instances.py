@@ -87,8 +87,9 @@ def _config(project: Project, url: str, capture: Capture, room: Newsroom, name: 
 
 
 def test_three_instances_share_the_feeds_and_alert_each_story_once(
-    project: Project, postgres_url: str, capture: Capture
+    tmp_path: Path, postgres_url: str, capture: Capture
 ) -> None:
+    project = Project(tmp_path)
     servers = [HTTPServer(host).__enter__() for host in HOSTS]
     daemons: list[LoggedDaemon] = []
     try:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from tests.conftest import Item, Project, rss
 from tests.support.httpserver import HTTPServer
 from watcher.cli import cli
+
+# the CLI matching text; no database
+pytestmark = pytest.mark.sqlite_only
 
 
 def match(*args: str, env: dict[str, str | None] | None = None) -> Result:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from tests.conftest import Capture, Item, Project, rss
 from tests.support.daemon import start_daemon, stop_daemon
@@ -30,11 +29,10 @@ rules:
 
 
 def statuses(project: Project) -> dict[str, list[str]]:
-    with sqlite3.connect(project.database) as db:
-        rows = db.execute(
-            """SELECT s.title, d.status FROM deliveries d JOIN alerts a ON a.id = d.alert_id
-               JOIN stories s ON s.id = a.story_id ORDER BY d.id"""
-        ).fetchall()
+    rows = project.sql(
+        """SELECT s.title, d.status FROM deliveries d JOIN alerts a ON a.id = d.alert_id
+           JOIN stories s ON s.id = a.story_id ORDER BY d.id"""
+    )
     found: dict[str, list[str]] = {}
     for title, status in rows:
         found.setdefault(title, []).append(status)
@@ -91,8 +89,7 @@ rules:
     project.write(config)
     project.run("once")
     assert capture.count(FIRST.title) == 1
-    with sqlite3.connect(project.database) as db:
-        (cluster,) = db.execute("SELECT cluster_id FROM stories").fetchone()
+    [(cluster,)] = project.sql("SELECT cluster_id FROM stories")
     assert project.run("mute", "--cluster", str(cluster)).exit_code == 0
     server.add("/other.xml", rss(copy, SECOND))  # another outlet: an update, muted
     project.run("once", "--force")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
@@ -115,8 +114,7 @@ def test_a_feed_seen_first_alerts_only_on_recent_stories_and_old_ones_never_late
 
     assert capture.count(HAMA.title) == 1
     assert capture.count(old.title) == 0
-    with sqlite3.connect(project.database) as db:
-        stored = {row[0] for row in db.execute("SELECT title FROM stories")}
+    stored = {row[0] for row in project.sql("SELECT title FROM stories")}
     assert old.title in stored  # remembered silently
 
 
@@ -191,5 +189,4 @@ def test_a_channel_that_is_down_keeps_the_alert_for_the_next_pass(
     project.run("once")
     delivered = [r for r in server.hits(capture.path) if r.method == "POST"]
     assert len(delivered) == 2  # the failed attempt, then the retry
-    with sqlite3.connect(project.database) as db:
-        assert db.execute("SELECT status FROM deliveries").fetchall() == [("sent",)]
+    assert project.sql("SELECT status FROM deliveries") == [("sent",)]

@@ -6,6 +6,8 @@ import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.conftest import Capture, Item, Project, rss
 from tests.support.httpserver import HTTPServer
 
@@ -148,9 +150,9 @@ def test_a_story_outside_the_window_starts_a_new_cluster(
     old = Item(WIRE.title, "http://wire.example/old", "w-old", summary=LEAD)
     configure(project, server, capture, {"wire": (old,)}, extra="cluster_window: 2s\n")
     project.run("once")
-    with sqlite3.connect(project.database) as db:  # age the first story past the window
-        seen = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="seconds")
-        db.execute("UPDATE stories SET seen_at = ?", [seen])
+    # Age the first story past the window.
+    seen = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="seconds")
+    project.sql("UPDATE stories SET seen_at = ?", [seen])
     configure(project, server, capture, {"wire": (old,), "outlet": (COPY,)},
               extra="cluster_window: 2s\n")  # fmt: skip
     project.run("once")
@@ -200,6 +202,7 @@ def test_explain_shows_why_a_copy_joins_and_a_follow_up_does_not(
     assert missing.exit_code == 2 and "no stored story" in missing.stderr
 
 
+@pytest.mark.sqlite_only  # a SQLite file of schema version 2
 def test_an_upgrade_recomputes_fingerprints_and_nothing_alerts_again(
     project: Project, server: HTTPServer, capture: Capture
 ) -> None:

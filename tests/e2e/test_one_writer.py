@@ -6,11 +6,16 @@ from __future__ import annotations
 import os
 import signal
 
+import pytest
+
 from tests.conftest import Capture, Item, Project, rss
 from tests.support.daemon import start_daemon, stop_daemon
 from tests.support.httpserver import HTTPServer
 from tests.support.procs import living_in_group
 from tests.support.waiting import wait_for
+
+# the SQLite file lock
+pytestmark = pytest.mark.sqlite_only
 
 STORY = Item("Quake hits Chile coast", "http://news.example/1")
 

@@ -223,10 +223,7 @@ def test_retention_prunes_old_stories_but_never_lets_them_alert_again(
     assert capture.count(hit.title) == 1
 
     def titles() -> set[str]:
-        import sqlite3
-
-        with sqlite3.connect(project.database) as db:
-            return {row[0] for row in db.execute("SELECT title FROM stories")}
+        return {row[0] for row in project.sql("SELECT title FROM stories")}
 
     # 40 days on, the feed still lists both: the old story is pruned, its identity kept.
     server.add("/a.xml", rss(old, hit, Item("filler", "http://n.example/f", "f")))
@@ -239,10 +236,7 @@ def test_retention_prunes_old_stories_but_never_lets_them_alert_again(
 
     # Identities no feed has listed for the retention period go too: the database stays bounded.
     def keys() -> set[str]:
-        import sqlite3
-
-        with sqlite3.connect(project.database) as db:
-            return {row[0] for row in db.execute("SELECT key FROM story_keys")}
+        return {row[0] for row in project.sql("SELECT key FROM story_keys")}
 
     assert "link:http://n.example/f" in keys()
     server.add("/a.xml", rss(hit))

@@ -16,6 +16,9 @@ import pytest
 from tests.conftest import Capture, Item, Project, rss
 from tests.support.httpserver import HTTPServer
 
+# fetching and reading sources; storage is the same
+pytestmark = pytest.mark.sqlite_only
+
 PAGES = Path(__file__).parents[1] / "data" / "pages"
 OPML = Path(__file__).parents[1] / "data" / "opml" / "subscriptions.opml"
 HTML = {"Content-Type": "text/html; charset=utf-8"}

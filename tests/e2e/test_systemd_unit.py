@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+# the unit file
+pytestmark = pytest.mark.sqlite_only
+
 UNIT = Path(__file__).resolve().parents[2] / "systemd" / "watcher.service"
 MAX_EXPOSURE = 2.0
 
