@@ -246,9 +246,17 @@ class Daemon:
             hosts, self.clock(), limit=free, per_host=self.config.fetch.per_host
         )
         for name in names:
-            task = asyncio.create_task(self._tracked(self._poll, pipeline, name))
+            task = asyncio.create_task(self._tracked(self._leased_poll, pipeline, name))
             self._leased[name] = task
             task.add_done_callback(functools.partial(self._unleased, name))
+
+    async def _leased_poll(self, pipeline: Pipeline, name: str) -> None:
+        """Poll a leased feed; then claim again at once, so that a host's slot (its
+        per-host limit counts leases) does not wait for the next tick."""
+        await self._poll(pipeline, name)
+        self._leased.pop(name, None)
+        if not self._stop.is_set():
+            await self._claim(pipeline)
 
     def _unleased(self, name: str, _task: asyncio.Task[Any]) -> None:
         self._leased.pop(name, None)

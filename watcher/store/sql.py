@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from watcher.core.decide import PollDecision
 from watcher.core.errors import StoreError
-from watcher.store.sql_base import iso
+from watcher.store.sql_base import iso, iso_up
 from watcher.store.sql_feeds import SQLFeeds
 from watcher.store.sql_outbox import SQLMutes, SQLOutbox
 from watcher.store.sql_reports import SQLReports
@@ -43,7 +43,7 @@ class SQLStore(SQLFeeds, SQLStories, SQLOutbox, SQLMutes, SQLReports):
                        failing_since = COALESCE(failing_since, ?), next_poll = ?,
                        hold_until = ?, last_duration = ?, polled_by = ?, lease_until = NULL
                        WHERE name = ?""",
-                    [poll.url, now, poll.status, poll.error, now, iso(poll.next_poll),
+                    [poll.url, now, poll.status, poll.error, now, iso_up(poll.next_poll),
                      iso(poll.hold_until), poll.duration, self.instance, poll.name],
                 )  # fmt: skip
             else:
@@ -57,7 +57,7 @@ class SQLStore(SQLFeeds, SQLStories, SQLOutbox, SQLMutes, SQLReports):
                        effective_url = COALESCE(?, effective_url),
                        last_parsed = CASE WHEN CAST(? AS TEXT) IS NULL THEN last_parsed ELSE ? END,
                        polled_by = ?, lease_until = NULL WHERE name = ?""",
-                    [poll.url, now, now, poll.status, iso(poll.next_poll), iso(poll.hold_until),
+                    [poll.url, now, now, poll.status, iso_up(poll.next_poll), iso(poll.hold_until),
                      poll.duration, now, poll.etag, poll.last_modified, poll.body_hash,
                      poll.items, poll.problem, poll.effective_url, poll.body_hash, now,
                      self.instance, poll.name],

@@ -27,6 +27,15 @@ def iso(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else None
 
 
+def iso_up(moment: datetime | None) -> str | None:
+    """``iso``, rounded up to the second: a time stored so is never before the real one
+    (a feed's next poll, which another instance compares with its own clock)."""
+    if moment is None:
+        return None
+    whole = moment.replace(microsecond=0)
+    return iso(whole + timedelta(seconds=1) if whole != moment else whole)
+
+
 def from_iso(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from watcher.core.records import FeedChange, FeedMoved, FeedRenamed, FeedState, StoredFeed
-from watcher.store.sql_base import SQLBase, from_iso, iso
+from watcher.store.sql_base import SQLBase, from_iso, iso, iso_up
 
 # An instance that claimed feeds this recently is alive, and gets its share.
 ALIVE = timedelta(seconds=10)
@@ -115,9 +115,6 @@ class SQLFeeds(SQLBase):
         if limit <= 0 or not hosts:
             return []
         at, until = iso(now), iso(now + self.lease)
-        # Times are stored to the second, rounded down: a feed is due a second after its
-        # stored time, so never before its real one.
-        due = iso(now - timedelta(seconds=1))
         with self.db.atomic():
             self._lock_claims()
             self.db.execute(
@@ -142,8 +139,8 @@ class SQLFeeds(SQLBase):
                     AND (lease_until IS NULL OR lease_until <= ?)
                     AND name IN ({{marks}}) {self.skip_locked}""",
                 hosts,
-                due,
-                due,
+                at,
+                iso(now - timedelta(seconds=1)),  # held: stored rounded down
                 at,
             )
             limit = min(limit, -(-len(rows) // max(alive, 1)))
