@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from watcher.core.records import FeedChange, FeedMoved, FeedRenamed, FeedState, StoredFeed
-from watcher.store.sql_base import SQLBase, from_iso, iso, iso_up
+from watcher.store.sql_base import SQLBase, from_iso, iso
 
 # An instance that claimed feeds this recently is alive, and gets its share.
 ALIVE = timedelta(seconds=10)
