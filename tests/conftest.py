@@ -127,10 +127,9 @@ class Project:
 
     def write(self, text: str) -> Path:
         text = textwrap.dedent(text)
-        if self.database_url and not any(
-            line.startswith("database:") for line in text.splitlines()
-        ):
-            text = f"database: {self.database_url}\n{text}"
+        named = any(line.startswith("database:") for line in text.splitlines())
+        if self.database_url and not named:  # last, so that every line keeps its number
+            text = f"{text.rstrip(chr(10))}\ndatabase: {self.database_url}\n"
         self.config.write_text(text, encoding="utf-8")
         return self.config
 

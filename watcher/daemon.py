@@ -4,7 +4,7 @@ APScheduler runs one interval job per feed (with jitter, so feeds sharing an
 interval do not fire together), one job that drains the outbox, and the
 housekeeping jobs (status, watchdog, retention).  On a database several
 instances share (PostgreSQL), one job instead claims due feeds from the
-database every second (``store.claim_due_feeds``) and polls what it leased: the
+database twice a second (``store.claim_due_feeds``) and polls what it leased: the
 instances split the feeds between them, and a dead instance's leases run out.
 The config file is watched (and SIGHUP also reloads it): a config that
 validates replaces the running one between two steps; one that does not is
@@ -48,8 +48,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DELIVERY_INTERVAL = timedelta(seconds=15)
-# A shared database: how often an instance asks it for due feeds.
-CLAIM_INTERVAL = timedelta(seconds=1)
+# A shared database: how often an instance asks it for due feeds.  Every instance asks
+# as often, so that each gets its share (one that asked after each of its polls would
+# take ever more); a host's slot (per-host limits count leases) waits at most this.
+CLAIM_INTERVAL = timedelta(seconds=0.5)
 STATUS_INTERVAL = timedelta(seconds=30)
 RETENTION_INTERVAL = timedelta(hours=6)
 # How long a stop waits for fetches in flight before abandoning them.
@@ -246,17 +248,9 @@ class Daemon:
             hosts, self.clock(), limit=free, per_host=self.config.fetch.per_host
         )
         for name in names:
-            task = asyncio.create_task(self._tracked(self._leased_poll, pipeline, name))
+            task = asyncio.create_task(self._tracked(self._poll, pipeline, name))
             self._leased[name] = task
             task.add_done_callback(functools.partial(self._unleased, name))
-
-    async def _leased_poll(self, pipeline: Pipeline, name: str) -> None:
-        """Poll a leased feed; then claim again at once, so that a host's slot (its
-        per-host limit counts leases) does not wait for the next tick."""
-        await self._poll(pipeline, name)
-        self._leased.pop(name, None)
-        if not self._stop.is_set():
-            await self._claim(pipeline)
 
     def _unleased(self, name: str, _task: asyncio.Task[Any]) -> None:
         self._leased.pop(name, None)

@@ -110,7 +110,14 @@ def test_three_instances_share_the_feeds_and_alert_each_story_once(
 
         thread = threading.Thread(target=newsroom, daemon=True)
         thread.start()
-        time.sleep(8)
+        time.sleep(4)
+
+        def pollers() -> set[str]:
+            with psycopg.connect(postgres_url) as conn:
+                return {row[0] for row in conn.execute("SELECT DISTINCT polled_by FROM feeds")}
+
+        # Mid-way: once every instance has done its share of polls.
+        assert wait_for(lambda: pollers() >= {"a", "b", "c"}, timeout=60), pollers()
         with psycopg.connect(postgres_url) as conn:
             held_by_b = {
                 name

@@ -18,7 +18,6 @@ def config(project: Project, capture: Capture, feeds: dict[str, str], extra: str
     feed_lines = "".join(f"  - name: {name}\n    url: {url}\n" for name, url in feeds.items())
     project.write(
         f"""\
-database: watcher.db
 interval: 10m
 channels:
   capture: "{capture.url}"
