@@ -308,13 +308,13 @@ def test_a_reload_that_breaks_is_refused_and_the_next_edit_still_applies(
     daemon = Daemon(project)
     daemons.append(daemon)
     assert wait_for(lambda: capture.count(HAMA.title) == 1), daemon.output()
-    project.config.write_text(project.config.read_text() + broken)
+    project.write(service_config(capture, {"a": a}, rules + broken))
     assert wait_for(lambda: "config reload refused" in daemon.output()), daemon.output()
     assert f"{project.config}{where}" in daemon.output()
     # The fix, with a feed added: applied, and the new feed is polled.
     b = server.add("/b.xml", rss(IDLIB))
     rules += "  - {name: idlib, query: Idlib, notify: [capture]}\n"
-    project.config.write_text(service_config(capture, {"a": a, "b": b}, rules))
+    project.write(service_config(capture, {"a": a, "b": b}, rules))
     assert wait_for(lambda: capture.count(IDLIB.title) == 1), daemon.output()
     assert daemon.stop() == 0
     assert "Traceback" not in daemon.output() and "died" not in daemon.output()
