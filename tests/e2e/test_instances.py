@@ -177,3 +177,60 @@ def test_three_instances_share_the_feeds_and_alert_each_story_once(
     assert {last[feed] for feed in held_by_b} <= {"a", "c"}
     # Both survivors did their share.
     assert {"a", "c"} <= set(last.values())
+
+
+def test_a_copy_polled_by_another_instance_a_second_later_is_the_same_event(
+    tmp_path: Path, postgres_url: str, server: HTTPServer, capture: Capture
+) -> None:
+    """Instance a polls the wire, instance b an outlet that runs the wire's story: one
+    event, one alert, though each instance decided on its own story."""
+    wire = Item(
+        "Rebels seize airport outside Hama after a night of heavy fighting",
+        "http://wire.example/hama-airport",
+        "w1",
+        summary="Rebel fighters took the military airport outside Hama on Tuesday.",
+    )
+    copy = Item(wire.title, "http://outlet.example/world/hama-airport", "o1", summary=wire.summary)
+    server.add("/wire.xml", rss())
+    server.add("/outlet.xml", rss())
+    configs = {"a": ("wire", "/wire.xml"), "b": ("outlet", "/outlet.xml")}
+    daemons = []
+    try:
+        for name, (feed, path) in configs.items():
+            root = tmp_path / name
+            root.mkdir()
+            config = root / "config.yaml"
+            config.write_text(
+                f"database: {postgres_url}\ninstance: {name}\nworkers: 0\n"
+                f"channels:\n  desk: '{capture.url}'\n"
+                f"feeds:\n  - name: {feed}\n    url: {server.url(path)}\n    interval: 2s\n"
+                "rules:\n  - name: hama\n    query: Hama AND rebel*\n    notify: [desk]\n",
+                encoding="utf-8",
+            )
+            instance = Project(root)
+            instance.config = config
+            daemons.append(LoggedDaemon(instance))
+
+        def polled() -> bool:
+            return bool(server.hits("/wire.xml")) and bool(server.hits("/outlet.xml"))
+
+        assert wait_for(polled, timeout=60)
+        server.add("/wire.xml", rss(wire))
+        server.add("/outlet.xml", rss(copy))
+
+        def stored() -> list[tuple[str, int]]:
+            with psycopg.connect(postgres_url) as conn:
+                return conn.execute("SELECT feed, cluster_id FROM stories").fetchall()
+
+        assert wait_for(lambda: len(stored()) == 2, timeout=30)
+        assert wait_for(lambda: capture.count(wire.title) >= 1, timeout=30)
+        time.sleep(INTERVAL * 2)
+        for daemon in daemons:
+            assert daemon.stop() == 0, daemon.output()
+    finally:
+        for daemon in daemons:
+            daemon.kill()
+    rows = stored()
+    assert {feed for feed, _ in rows} == {"wire", "outlet"}
+    assert len({cluster for _, cluster in rows}) == 1  # one event
+    assert capture.count(wire.title) == 1  # one alert
