@@ -95,6 +95,8 @@ def setup_logging(level: str = "info", fmt: str = "text", stream: TextIO | None 
     _handler = handler
     for noisy in ("httpx", "httpcore", "apscheduler", "apprise", "watchfiles"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # Each failed attempt to connect, which the store reports once, as a StoreError.
+    logging.getLogger("psycopg.pool").setLevel(max(logging.ERROR, root.level))
 
 
 def redact(secrets: Iterable[str]) -> None:

@@ -903,3 +903,11 @@ def test_postgresql_deliveries_are_claimed_by_one_instance_until_sent(postgres_u
     finally:
         first.close()
         second.close()
+
+
+def test_a_postgresql_server_that_cannot_be_reached_is_a_clear_error_without_the_password() -> None:
+    with pytest.raises(StoreError) as info:
+        PostgresStore("postgresql://watcher:s3cret@127.0.0.1:1/news", connect_timeout=2)
+    message = str(info.value)
+    assert message.startswith("cannot use database postgresql://watcher:***@127.0.0.1:1/news: ")
+    assert "s3cret" not in message and "refused" in message.lower()

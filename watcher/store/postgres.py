@@ -143,7 +143,7 @@ class PostgresStore(SQLStore):
         instance: str = "",
         lease: timedelta = DEFAULT_LEASE,
         max_connections: int = 4,
-        connect_timeout: float = 10.0,
+        connect_timeout: float = 5.0,
     ) -> None:
         self.url = url
         self.instance = instance
