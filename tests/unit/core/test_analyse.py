@@ -9,6 +9,7 @@ from watcher.core.cluster import Fingerprint, fingerprint
 from watcher.core.models import RuleSpec, Snippet, Story
 from watcher.core.parse import parse_feed
 from watcher.core.rules import RuleBook, compile_rule
+from watcher.core.text import StoryText
 
 BOOK = RuleBook(
     compile_rule(RuleSpec(name=name, query=query))
@@ -213,3 +214,22 @@ def test_parse_and_analyse_reads_the_served_charset_and_resolves_links_against_t
     assert analysed.story.title == "Москва"
     assert analysed.story.link == "https://x.org/news/1"
     assert analysed.keys == ("link:https://x.org/news/1",)
+
+
+def test_each_story_s_markup_is_stripped_once_for_all_its_analyses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Matching, the fingerprint and the edit hash share one stripped text: stripping a
+    # long content:encoded once per use was a tenth of the cost of a story.
+    stripped: list[Story] = []
+    of = StoryText.of
+
+    def counting(story: Story) -> StoryText:
+        stripped.append(story)
+        return of(story)
+
+    monkeypatch.setattr(StoryText, "of", counting)
+    stories = [story(title="Rebels near Hama", content="<p>Long text</p>"), story(title="Tokyo")]
+    analysed = analyse(stories, BOOK)
+    assert stripped == stories
+    assert [[rule for rule, _ in a.hits] for a in analysed] == [["hama"], ["tokyo"]]

@@ -218,3 +218,21 @@ def test_a_link_s_words_stay_in_the_text() -> None:
 )
 def test_a_page_without_an_article_gives_none(html: bytes | str) -> None:
     assert extract_article(html, "https://a.example/") is None
+
+
+def test_readers_comments_stay_out_even_on_a_page_marked_as_a_forum_post() -> None:
+    # trafilatura treats the comments of a DiscussionForumPosting page as its content,
+    # unless told to leave comments out: a reader's words are no part of the story.
+    marked = (
+        '<script type="application/ld+json">'
+        '{"@context": "https://schema.org", "@type": "DiscussionForumPosting"}</script>'
+    )
+    comments = (
+        '<div id="comments" class="comments-area"><ol class="comment-list"><li class="comment">'
+        '<div class="comment-content"><p>A reader writes that the ferry timetable changed again '
+        "and nobody was told about it at all.</p></div></li></ol></div>"
+    )
+    html = harbour_page(comments, head=f"<title>Harbour</title>{marked}")
+    article = extract_article(html, "https://a.example/p/harbour")
+    assert article is not None
+    assert article.text == "\n".join(PARAGRAPHS)
