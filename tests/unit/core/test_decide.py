@@ -49,7 +49,9 @@ from watcher.core.records import (
     FeedState,
     KnownStory,
     Mute,
+    PollRecord,
     QueuedAlert,
+    QueuedNotice,
     Report,
     Route,
     StoredFeed,
@@ -849,3 +851,142 @@ def test_feeds_of_no_known_outlet_each_count_as_their_own_outlet() -> None:
     policy = PollPolicy(rules={"quake": CONFIRMED})
     (alert,) = decide(facts_for(*batch, cluster_ids=(9, 9, 9)), policy).alerts
     assert [outlet for outlet, _ in alert.reported_by] == ["one", "two", "three"]
+
+
+def test_a_successful_poll_records_every_column_of_the_feed_s_row() -> None:
+    fetched = Fetched(
+        status=200,
+        elapsed=0.25,
+        etag='"v3"',
+        last_modified="Wed, 02 Dec 2026 11:00:00 GMT",
+        body_hash="b3",
+        permanent_url="https://wire.example/new-rss",
+    )
+    parsed = ParsedFeed("Wire", (item("Quake", "https://a/1").story,), problem="malformed feed (x)")
+    facts = PollFacts(FEED, None, fetched, NOW, parsed=parsed)
+    decision = decide(facts, POLICY)
+    assert decision.record == PollRecord(
+        name="wire",
+        url="https://wire.example/rss",
+        now=NOW,
+        status=200,
+        next_poll=NOW + timedelta(minutes=10),
+        hold_until=None,
+        duration=0.25,
+        error=None,
+        effective_url="https://wire.example/new-rss",
+        etag='"v3"',
+        last_modified="Wed, 02 Dec 2026 11:00:00 GMT",
+        body_hash="b3",
+        items=1,
+        problem="malformed feed (x)",
+        notice_sent=None,
+    )
+    assert decision.notices == ()  # a feed's first poll, and it works: nothing to tell
+
+
+def test_a_failed_poll_records_its_error_and_keeps_no_body_hash() -> None:
+    fetched = Fetched(status=503, elapsed=1.5, body_hash="b9")
+    decision = decide(PollFacts(FEED, None, fetched, NOW, error="HTTP 503"), POLICY)
+    # A first failure waits the interval, stretched by the jitter (rng 0.5: 25 %).
+    assert decision.record == PollRecord(
+        name="wire",
+        url="https://wire.example/rss",
+        now=NOW,
+        status=503,
+        next_poll=NOW + timedelta(minutes=12, seconds=30),
+        hold_until=NOW + timedelta(minutes=12, seconds=30),
+        duration=1.5,
+        error="HTTP 503",
+        notice_sent=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("max_age", "cap", "after"),
+    [
+        (timedelta(minutes=30), timedelta(hours=1), timedelta(minutes=30)),
+        (timedelta(hours=5), timedelta(hours=2), timedelta(hours=2)),
+        (timedelta(hours=5), timedelta(minutes=90), timedelta(minutes=90)),
+    ],
+)
+def test_a_server_s_max_age_stretches_the_next_poll_up_to_the_cap(
+    max_age: timedelta, cap: timedelta, after: timedelta
+) -> None:
+    policy = PollPolicy(rules={}, cache_max_age_cap=cap)
+    facts = PollFacts(FEED, POLLED, Fetched(status=200, max_age=max_age), NOW, not_modified=True)
+    assert decide(facts, policy).record.next_poll == NOW + after
+
+
+def test_backoff_stops_at_its_cap() -> None:
+    state = FeedState("wire", FEED.url, consecutive_failures=9, failing_since=NOW)
+    policy = PollPolicy(rules={}, backoff_cap=timedelta(minutes=30), rng=lambda: 0.0)
+    facts = PollFacts(FEED, state, Fetched(status=503), NOW, error="HTTP 503")
+    assert decide(facts, policy).record.next_poll == NOW + timedelta(minutes=30)
+
+
+def test_health_notices_name_the_feed_and_its_url() -> None:
+    policy = PollPolicy(rules={}, feed_alert_after=timedelta(hours=1), health_notify=("ops",))
+    since = NOW - timedelta(hours=2)
+    failing = FeedState("wire", FEED.url, consecutive_failures=5, failing_since=since)
+    facts = PollFacts(FEED, failing, Fetched(status=None), NOW, error="timed out")
+    assert decide(facts, policy).notices == (
+        QueuedNotice(
+            "ops",
+            "watcher: feed 'wire' has failed for 2h",
+            "The feed 'wire' (https://wire.example/rss) has failed since 2026-12-02 10:00 UTC.\n"
+            "Last error: timed out\n"
+            "You will be told once more when it works again.",
+        ),
+    )
+
+
+def test_a_feed_working_again_with_new_stories_tells_of_its_recovery() -> None:
+    policy = PollPolicy(rules={"quake": QUAKE}, health_notify=("ops",))
+    told = FeedState("wire", FEED.url, first_polled_at=NOW - timedelta(days=1),
+                     consecutive_failures=6, failing_since=NOW, notice_sent=True)  # fmt: skip
+    decision = decide(facts_for(item("Quake", "https://a/1"), state=told), policy)
+    assert decision.notices == (
+        QueuedNotice(
+            "ops",
+            "watcher: feed 'wire' works again",
+            "The feed 'wire' (https://wire.example/rss) was fetched successfully again.",
+        ),
+    )
+    assert decision.record.notice_sent is False and len(decision.alerts) == 1
+
+
+def test_each_edited_story_is_found_past_pruned_and_unchanged_ones_and_only_once() -> None:
+    known = {
+        "link:https://a/1": KnownStory(story_id=1, cluster_id=1, text_hash=None),  # pruned
+        "link:https://a/2": KnownStory(story_id=2, cluster_id=2, text_hash="t1"),  # unchanged
+        "link:https://a/3": KnownStory(story_id=3, cluster_id=3, text_hash="old"),
+        "link:https://a/3b": KnownStory(story_id=3, cluster_id=3, text_hash="old"),
+    }
+    items = [
+        item("One", "https://a/1", text_hash="t9"),
+        item("Two", "https://a/2", text_hash="t1"),
+        item("Three", "https://a/3", text_hash="new"),
+        item("Three again", "https://a/3b", text_hash="newer"),  # the same story, listed twice
+    ]
+    assert [(e.stored.story_id, e.item.story.title) for e in edits(items, known)] == [(3, "Three")]
+
+
+@pytest.mark.parametrize(
+    ("mutes", "muted"),
+    [(frozenset({("rule", "quake")}), True), (frozenset({("cluster", "5")}), True),
+     (frozenset({("rule", "flood")}), False)],
+)  # fmt: skip
+def test_an_edit_note_is_muted_with_its_rule_or_event(
+    mutes: frozenset[tuple[str, str]], muted: bool
+) -> None:
+    channels = {"mail": ChannelSpec("mail", ("mailto://x",), digest="hourly")}
+    policy = PollPolicy(
+        rules={"quake": replace(QUAKE_UPDATES, notify=("mail",))}, channels=channels
+    )
+    known = {"link:https://a/1": KnownStory(story_id=7, cluster_id=5, text_hash="old")}
+    history = AlertHistory(taken=frozenset({alert_key(5, "quake")}))
+    facts = facts_for(item("Quake", "https://a/1", text_hash="new"), known=known, history=history)
+    (alert,) = decide(replace(facts, mutes=mutes), policy).alerts
+    assert alert.muted is muted
+    assert alert.routes == (Route("mail", NOW + timedelta(hours=1)),)
