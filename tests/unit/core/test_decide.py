@@ -990,3 +990,19 @@ def test_an_edit_note_is_muted_with_its_rule_or_event(
     (alert,) = decide(replace(facts, mutes=mutes), policy).alerts
     assert alert.muted is muted
     assert alert.routes == (Route("mail", NOW + timedelta(hours=1)),)
+
+
+@pytest.mark.parametrize(
+    ("mutes", "muted"),
+    [(frozenset({("rule", "quake")}), True), (frozenset({("rule", "flood")}), False)],
+)
+def test_a_corroborated_alert_is_muted_with_its_rule(
+    mutes: frozenset[tuple[str, str]], muted: bool
+) -> None:
+    batch = [
+        item("Quake hits Chile", f"https://{feed}/1", feed=feed)
+        for feed in ("wire", "reuters", "ap")
+    ]
+    facts = replace(facts_for(*batch, cluster_ids=(9, 9, 9)), mutes=mutes)
+    (alert,) = decide(facts, CORROBORATING).alerts
+    assert alert.muted is muted
