@@ -173,7 +173,10 @@ def _base_url(root: lxml.html.HtmlElement, base_url: str) -> str:
     for base in root.iter("base"):
         href = _attr(base, "href").strip()
         if href:
-            return urljoin(base_url, href)
+            try:
+                return urljoin(base_url, href)
+            except ValueError:  # a malformed <base> (an unclosed IPv6 bracket): the page's URL
+                break
     return base_url
 
 
@@ -248,8 +251,8 @@ def _story_link(
     rels = set(_attr(anchor, "rel").lower().split())
     if rels & _JUNK_RELS and heuristic:
         return None
-    link = urljoin(base, href)
     try:
+        link = urljoin(base, href)
         parts = urlsplit(link)
         host = parts.hostname or ""
     except ValueError:

@@ -9,6 +9,7 @@ from watcher.core.cluster import Fingerprint, fingerprint
 from watcher.core.models import RuleSpec, Snippet, Story
 from watcher.core.parse import parse_feed
 from watcher.core.rules import RuleBook, compile_rule
+from watcher.core.text import StoryText
 
 BOOK = RuleBook(
     compile_rule(RuleSpec(name=name, query=query))
@@ -100,6 +101,23 @@ def test_analysed_text_hash_is_the_story_s_own() -> None:
 
 
 @pytest.mark.parametrize(
+    ("title", "shown_as_markup"),
+    [
+        ("Use &lt;b&gt; for bold", "Use <b> for bold"),
+        ("AT&amp;amp;T", "AT&amp;T"),
+    ],
+)
+def test_escaped_markup_a_reader_sees_counts_as_text_in_the_analysed_hash(
+    title: str, shown_as_markup: str
+) -> None:
+    # "&lt;b&gt;" is shown to the reader as "<b>": text, unescaped once and never stripped
+    # again, so the story differs from one whose title carries that markup for real.
+    (analysed,) = analyse([story(title=title, summary="rebels")], BOOK)
+    assert analysed.text_hash == text_hash(story(title=title, summary="rebels"))
+    assert analysed.text_hash != text_hash(story(title=shown_as_markup, summary="rebels"))
+
+
+@pytest.mark.parametrize(
     ("kw", "hits"),
     [
         (
@@ -174,3 +192,44 @@ def test_parse_and_analyse_gives_the_same_as_parse_then_analyse(body: bytes) -> 
         ("title:wire\x1fWeather in Osaka",),
     ]
     assert [[rule for rule, _ in a.hits] for a in together.analysed] == [["hama"], ["syria"], []]
+
+
+CP1251_RSS = (
+    '<?xml version="1.0"?><rss version="2.0"><channel><title>Новости</title>'
+    "<item><title>Москва</title><link>/news/1</link></item></channel></rss>"
+).encode("cp1251")
+
+
+def test_parse_and_analyse_reads_the_served_charset_and_resolves_links_against_the_url() -> None:
+    together = parse_and_analyse(
+        "ru",
+        CP1251_RSS,
+        content_type="application/rss+xml; charset=windows-1251",
+        url="https://x.org/rss",
+        book=BOOK,
+    )
+    assert together.parsed.title == "Новости"
+    assert together.analysed is not None
+    (analysed,) = together.analysed
+    assert analysed.story.title == "Москва"
+    assert analysed.story.link == "https://x.org/news/1"
+    assert analysed.keys == ("link:https://x.org/news/1",)
+
+
+def test_each_story_s_markup_is_stripped_once_for_all_its_analyses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Matching, the fingerprint and the edit hash share one stripped text: stripping a
+    # long content:encoded once per use was a tenth of the cost of a story.
+    stripped: list[Story] = []
+    of = StoryText.of
+
+    def counting(story: Story) -> StoryText:
+        stripped.append(story)
+        return of(story)
+
+    monkeypatch.setattr(StoryText, "of", counting)
+    stories = [story(title="Rebels near Hama", content="<p>Long text</p>"), story(title="Tokyo")]
+    analysed = analyse(stories, BOOK)
+    assert stripped == stories
+    assert [[rule for rule, _ in a.hits] for a in analysed] == [["hama"], ["tokyo"]]

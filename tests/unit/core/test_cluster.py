@@ -706,3 +706,174 @@ def test_a_story_without_a_summary_is_fingerprinted_on_its_content() -> None:
     assert cluster.stored_fingerprint("not json", "Quake hits Chile", "", "dawn quake") == (
         fingerprint("Quake hits Chile", "dawn quake")
     )
+
+
+# --- the parts of a score, from hand-made fingerprints ------------------------------------
+
+
+def fp(title: str, lead: str = "", shingles: tuple[int, ...] = ()) -> Fingerprint:
+    return Fingerprint(tuple(title.split()), tuple(lead.split()), shingles)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "apart", "parts"),
+    [
+        # 3 shared + "e" said by a's lead, of 5 terms: 0.8; 3 of the shorter lead's 4 shingles.
+        (
+            fp("a1 b c d", "e", (1, 2, 3, 4)),
+            fp("b c d e", "", (2, 3, 4, 9, 10)),
+            None,
+            cluster.Explanation(("b", "c", "d"), ("e",), 5, 0.8, 3, 4, 0.75,
+                                ((), ()), False, 1.0, 0.8, DEFAULT_THRESHOLD),
+        ),
+        # 30 hours apart: lowered by half of the time penalty.
+        (
+            fp("a1 b c d", "e", (1, 2, 3, 4)),
+            fp("b c d e", "", (2, 3, 4, 9, 10)),
+            timedelta(hours=30),
+            cluster.Explanation(("b", "c", "d"), ("e",), 5, 0.8, 3, 4, 0.75,
+                                ((), ()), False, 0.95, pytest.approx(0.76), DEFAULT_THRESHOLD),
+        ),
+        # Only one headline carries a number: no penalty.
+        (
+            fp("7 b c d"),
+            fp("b c d"),
+            None,
+            cluster.Explanation(("b", "c", "d"), (), 4, 0.75, 0, 0, 0.0,
+                                (("7",), ()), False, 1.0, 0.75, DEFAULT_THRESHOLD),
+        ),
+        # Different numbers: halved.
+        (
+            fp("2024 b c d"),
+            fp("2025 b c d"),
+            None,
+            cluster.Explanation(("b", "c", "d"), (), 5, 0.6, 0, 0, 0.0,
+                                (("2024",), ("2025",)), True, 1.0, 0.3, DEFAULT_THRESHOLD),
+        ),
+        # Two headline terms in common are too few; the leads share 2 of 3 shingles.
+        (
+            fp("x p", "", (1, 2, 3)),
+            fp("x q", "", (1, 2, 8, 9)),
+            None,
+            cluster.Explanation(("x",), (), 3, 0.0, 2, 3, 2 / 3,
+                                ((), ()), False, 1.0, 2 / 3, DEFAULT_THRESHOLD),
+        ),
+        # One shingle in common is too few.
+        (
+            fp("x p", "", (1, 2, 3)),
+            fp("x q", "", (1, 8, 9)),
+            None,
+            cluster.Explanation(("x",), (), 3, 0.0, 1, 3, 0.0,
+                                ((), ()), False, 1.0, 0.0, DEFAULT_THRESHOLD),
+        ),
+        # The same lead under unrelated headlines (a feed's boilerplate): no lead score.
+        (
+            fp("x", "", (1, 2, 3)),
+            fp("y", "", (1, 2, 3)),
+            None,
+            cluster.Explanation((), (), 2, 0.0, 3, 3, 0.0,
+                                ((), ()), False, 1.0, 0.0, DEFAULT_THRESHOLD),
+        ),
+        # ... but a headline word the other lead says opens it, from either side.
+        (
+            fp("x", "", (1, 2, 3)),
+            fp("y", "x", (1, 2, 3)),
+            None,
+            cluster.Explanation((), ("x",), 2, 0.0, 3, 3, 1.0,
+                                ((), ()), False, 1.0, 1.0, DEFAULT_THRESHOLD),
+        ),
+        (
+            fp("x", "y", (1, 2, 3)),
+            fp("y", "", (1, 2, 3)),
+            None,
+            cluster.Explanation((), ("y",), 2, 0.0, 3, 3, 1.0,
+                                ((), ()), False, 1.0, 1.0, DEFAULT_THRESHOLD),
+        ),
+    ],
+    ids=["headline-and-lead", "apart", "one-number", "two-numbers", "lead-only", "one-shingle",
+         "boilerplate", "lead-says-a-title-word", "reversed"],
+)  # fmt: skip
+def test_explain_gives_each_part_of_the_score(
+    a: Fingerprint, b: Fingerprint, apart: timedelta | None, parts: cluster.Explanation
+) -> None:
+    assert cluster.explain(a, b, apart) == parts
+    assert cluster.explain(a, b, apart).score == pytest.approx(similarity(a, b) * parts.time_factor)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"v":1,"t":[],"l":[],"s":[]}', r"^fingerprint version 1, expected 2: recompute it "
+                                         r"from the story's title and lead$"),
+        ('{"v":2,"t":"abc","l":[],"s":[]}', r"^fingerprint fields have the wrong types$"),
+        ('{"v":2,"t":["a"],"l":[1],"s":[]}', r"^fingerprint fields have the wrong types$"),
+        ('{"v":2,"t":[1],"l":["a"],"s":[]}', r"^fingerprint fields have the wrong types$"),
+        ('{"v":2,"t":["a"],"l":["b"],"s":{}}', r"^fingerprint fields have the wrong types$"),
+        ('{"v":2,"t":[],"l":[],"s":[4294967296]}', r"^fingerprint fields have the wrong types$"),
+        ('{"v":2,"t":[],"l":[],"s":[true]}', r"^fingerprint fields have the wrong types$"),
+        ('{"v":2,"t":[],"l":[],"s":["7"]}', r"^fingerprint fields have the wrong types$"),
+    ],
+)  # fmt: skip
+def test_a_stored_fingerprint_of_the_wrong_shape_is_refused_in_words(
+    text: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        Fingerprint.from_json(text)
+
+
+@pytest.mark.parametrize("shingles", [[0], [4294967295], [0, 12, 4294967295]])
+def test_every_crc32_value_is_a_valid_stored_shingle(shingles: list[int]) -> None:
+    text = json.dumps({"v": 2, "t": ["quak"], "l": [], "s": shingles})
+    assert Fingerprint.from_json(text) == Fingerprint(("quak",), (), tuple(shingles))
+
+
+@pytest.mark.parametrize(
+    ("stored", "summary", "content", "lead"),
+    [
+        (None, "", "", ""),
+        (None, "A dawn quake", "<p>The long story</p>", "A dawn quake"),
+        (None, "", "<p>The long story</p>", "The long story"),
+        ("not json", "A dawn quake", "The long story", "A dawn quake"),
+    ],
+)
+def test_a_stored_story_s_lead_is_its_summary_or_else_its_content(
+    stored: str | None, summary: str, content: str, lead: str
+) -> None:
+    title = "Quake hits Chile"
+    assert cluster.stored_fingerprint(stored, title, summary, content) == fingerprint(title, lead)
+    assert cluster.story_fingerprint(title, summary, content) == fingerprint(title, lead)
+
+
+def test_a_story_without_summary_or_content_has_no_lead() -> None:
+    assert cluster.story_fingerprint("Quake hits Chile", "") == fingerprint("Quake hits Chile", "")
+    assert cluster.stored_fingerprint(None, "Quake hits Chile", "") == Fingerprint(
+        ("chil", "hit", "quak")
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Οι διαδηλωτές στους δρόμους", "Διαδηλωτών στους δρόμους"),
+        ("Протесты в Москве продолжаются", "Протестами в Москве продолжаются"),
+    ],
+)
+def test_greek_and_russian_inflections_meet(first: str, second: str) -> None:
+    cluster._stem.cache_clear()  # stems are the same whatever was stemmed before
+    assert fingerprint(first, "").title == fingerprint(second, "").title
+
+
+@pytest.mark.parametrize(
+    ("headline", "terms"),
+    [
+        # The longest ending that leaves three letters goes: νόμ-ος, νέο-ς, διαδηλωτ-ές (to 7).
+        ("Νέος νόμος", ("νεο", "νομ")),
+        ("Διαδηλωτές", ("διαδηλω",)),
+        ("Протестами", ("протест",)),
+    ],
+)
+def test_greek_and_russian_endings_are_cut_to_a_stem_of_at_least_three_letters(
+    headline: str, terms: tuple[str, ...]
+) -> None:
+    cluster._stem.cache_clear()
+    assert fingerprint(headline, "").title == terms

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import count
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -20,6 +21,7 @@ from watcher.core.cluster import ClusterIndex, fingerprint
 from watcher.core.decide import (
     Edit,
     Fetched,
+    HistoryQuestion,
     Placement,
     PollFacts,
     PollPolicy,
@@ -33,6 +35,7 @@ from watcher.core.decide import (
     history_question,
     is_held,
     is_unchanged,
+    mute_keys,
     new_items,
     place,
     update_key,
@@ -40,13 +43,19 @@ from watcher.core.decide import (
 from watcher.core.models import ChannelSpec, FeedSpec, ParsedFeed, RuleSpec, Snippet, Story
 from watcher.core.records import (
     AlertHistory,
+    EditedStory,
     FeedMoved,
     FeedRenamed,
     FeedState,
     KnownStory,
+    Mute,
+    PollRecord,
+    QueuedAlert,
+    QueuedNotice,
     Report,
     Route,
     StoredFeed,
+    StoryRecord,
 )
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -553,3 +562,447 @@ def test_only_joined_clusters_are_asked_for_their_reports_when_a_rule_is_corrobo
     question = history_question(fresh, placement, [], CORROBORATING)
     assert question.reports == (5,) and "alert:5:quake" in question.once_keys
     assert history_question(fresh, placement, [], POLICY).reports == ()
+
+
+# -- everything a decision holds, field by field -----------------------------------------
+
+
+def test_a_new_story_is_stored_with_its_keys_fingerprint_hash_and_cluster() -> None:
+    story = item("Quake hits Chile", "https://a/1", text_hash="h1")
+    decision = decide(facts_for(story, cluster_ids=(4,)), CORROBORATING)
+    assert decision.new_stories == (
+        StoryRecord(
+            story.story, ("link:https://a/1",), 4, story.fingerprint_json, "h1", ("quake",)
+        ),
+    )
+
+
+def test_an_alert_holds_the_story_rule_routes_snippet_and_once_key() -> None:
+    policy = PollPolicy(rules={"quake": RuleSpec("quake", notify=("phone",))})
+    decision = decide(facts_for(item("Quake hits Chile", "https://a/1"), cluster_ids=(4,)), policy)
+    assert decision.alerts == (
+        QueuedAlert(
+            story_index=0,
+            rule="quake",
+            routes=(Route("phone"),),
+            snippet=Snippet("Quake hits Chile"),
+            once_key="alert:4:quake",
+        ),
+    )
+
+
+FLOOD = RuleSpec("flood", query="flood")
+
+
+@pytest.mark.parametrize(
+    ("hits", "rules", "taken", "alerted"),
+    [
+        (("gone", "quake"), {"quake": QUAKE}, set(), ["quake"]),  # a removed rule first
+        (("quake", "flood"), {"quake": CONFIRMED, "flood": FLOOD}, set(), ["flood"]),
+        (("quake", "flood"), {"quake": QUAKE, "flood": FLOOD}, {"alert:5:quake"}, ["flood"]),
+    ],
+    ids=["removed-rule-first", "corroborated-rule-first", "alerted-rule-first"],
+)
+def test_each_rule_a_story_hits_is_judged_on_its_own(
+    hits: tuple[str, ...], rules: dict[str, RuleSpec], taken: set[str], alerted: list[str]
+) -> None:
+    history = AlertHistory(taken=frozenset(taken))
+    copy = item("Quake and flood in Chile", "https://b/1", hits=hits)
+    facts = facts_for(copy, cluster_ids=(5,), joined=frozenset({5}), history=history)
+    alerts = decide(facts, PollPolicy(rules=rules)).alerts
+    assert [a.rule for a in alerts] == alerted
+
+
+def test_with_updates_an_outlet_already_updated_for_one_rule_still_hears_of_another() -> None:
+    rules = {"quake": QUAKE_UPDATES, "flood": RuleSpec("flood", query="flood", updates=True)}
+    history = AlertHistory(
+        taken=frozenset(
+            {alert_key(5, "quake"), update_key(5, "quake", "other"), alert_key(5, "flood")}
+        )
+    )
+    copy = item("Quake and flood in Chile", "https://b/1", feed="other", hits=("quake", "flood"))
+    facts = facts_for(copy, cluster_ids=(5,), joined=frozenset({5}), history=history)
+    (alert,) = decide(facts, PollPolicy(rules=rules)).alerts
+    assert (alert.rule, alert.kind, alert.once_key) == ("flood", "update", "update:5:flood:other")
+
+
+def test_on_a_first_poll_an_old_story_does_not_hide_a_recent_one_after_it() -> None:
+    old = item("Quake hits Chile", "https://a/1", published=NOW - timedelta(days=5))
+    recent = item("Quake hits Peru", "https://a/2")
+    decision = decide(facts_for(old, recent, state=None), POLICY)
+    assert [a.story_index for a in decision.alerts] == [1]
+
+
+def test_an_edit_is_stored_and_each_rule_with_updates_that_alerted_hears_of_it() -> None:
+    rules = {"flood": RuleSpec("flood", query="flood", updates=True), "quake": QUAKE_UPDATES}
+    known = {"link:https://a/1": KnownStory(story_id=7, cluster_id=5, text_hash="old")}
+    edited = item("Quake toll rises", "https://a/1", text_hash="new")
+    history = AlertHistory(taken=frozenset({alert_key(5, "quake")}))  # flood never alerted
+    facts = replace(
+        facts_for(edited, known=known, history=history), mutes=frozenset({("cluster", "5")})
+    )
+    decision = decide(facts, PollPolicy(rules=rules))
+    assert decision.edited == (EditedStory(7, edited.story, "new"),)
+    assert decision.alerts == (
+        QueuedAlert(
+            story_index=None,
+            story_id=7,
+            rule="quake",
+            routes=(Route("stdout"),),
+            snippet=Snippet(""),
+            once_key="edit:7:quake:new",
+            kind="edit",
+            muted=True,
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("hold_until", "held"),
+    [(NOW, False), (NOW + timedelta(seconds=1), True)],
+)
+def test_a_hold_ends_at_its_time_and_applies_unless_forced(
+    hold_until: datetime, held: bool
+) -> None:
+    assert is_held(FeedState("wire", FEED.url, hold_until=hold_until), NOW) is held
+
+
+def test_mutes_are_kept_as_kind_and_target() -> None:
+    mutes = [Mute("rule", "quake"), Mute("cluster", "5", until=NOW), Mute("rule", "quake")]
+    assert mute_keys(mutes) == frozenset({("rule", "quake"), ("cluster", "5")})
+    assert mute_keys([]) == frozenset()
+
+
+def test_a_similar_story_two_days_later_is_a_new_event_but_the_same_day_it_joins() -> None:
+    earlier = fingerprint("Strong earthquake strikes central Chile coast near port city today", "")
+    later = item("Strong earthquake strikes central Chile coast near port", "https://b/1")
+    for seen, joined in ((NOW - timedelta(hours=2), True), (NOW - timedelta(hours=47), False)):
+        index = ClusterIndex()
+        index.add(5, earlier, seen)
+        placement = place([later], index, ids(), NOW)
+        assert (placement.cluster_ids == (5,)) is joined
+
+
+@pytest.mark.parametrize(
+    ("zone", "routes"),
+    [
+        (UTC, (Route("mail", NOW.replace(hour=13)), Route("phone", NOW.replace(hour=14)))),
+        (
+            ZoneInfo("Europe/Athens"),  # 14:00 there is 12:00 UTC
+            (Route("mail", NOW.replace(hour=13)), Route("phone", NOW.replace(hour=14))),
+        ),
+    ],
+)
+def test_digest_times_and_quiet_hours_are_read_in_the_config_s_zone(
+    zone: ZoneInfo, routes: tuple[Route, ...]
+) -> None:
+    local = NOW.astimezone(zone)
+    digest_at = (local + timedelta(hours=1)).strftime("%M %H * * *")
+    quiet_end = (local + timedelta(hours=2)).strftime("%H:%M")
+    quiet_start = (local - timedelta(hours=1)).strftime("%H:%M")
+    channels = {
+        "mail": ChannelSpec("mail", ("mailto://x",), digest=digest_at),
+        "phone": ChannelSpec("phone", ("tgram://x",), quiet=f"{quiet_start}-{quiet_end}"),
+    }
+    rule = RuleSpec("quake", notify=("mail", "phone"))
+    policy = PollPolicy(rules={"quake": rule}, channels=channels, zone=zone)
+    assert policy.routes(rule, NOW) == routes
+
+
+def test_a_digest_channel_outside_its_quiet_hours_waits_only_for_the_digest() -> None:
+    channels = {"mail": ChannelSpec("mail", ("mailto://x",), digest="hourly", quiet="01:00-02:00")}
+    rule = RuleSpec("quake", notify=("mail",))
+    policy = PollPolicy(rules={"quake": rule}, channels=channels)
+    assert policy.routes(rule, NOW) == (Route("mail", NOW + timedelta(hours=1)),)
+
+
+def test_only_joined_clusters_and_rules_with_updates_are_asked_about_per_story() -> None:
+    fresh = [item("Quake A", "https://a/1"), item("Quake B", "https://b/1", feed="other")]
+    question = history_question(fresh, Placement((100, 5), frozenset({5})), [], POLICY)
+    assert question == HistoryQuestion(once_keys=(alert_key(5, "quake"),), told=())
+
+
+def test_a_corroborated_rule_asks_about_each_joined_event_even_without_a_hit() -> None:
+    fresh = [item("Quake A", "https://a/1", hits=())]
+    question = history_question(fresh, Placement((5,), frozenset({5})), [], CORROBORATING)
+    assert question == HistoryQuestion(once_keys=("alert:5:quake",), told=(), reports=(5,))
+
+
+def test_a_corroborated_alert_holds_its_first_report_outlets_and_the_matched_words() -> None:
+    channels = {"mail": ChannelSpec("mail", ("mailto://x",), digest="hourly")}
+    rule = replace(CONFIRMED, notify=("mail",))
+    policy = PollPolicy(rules={"quake": rule}, channels=channels, outlets=OUTLETS)
+    batch = [
+        item("Quake hits Chile", "https://reuters/1", feed="reuters"),
+        item("Quake hits Chile hard", "https://ap/1", feed="ap"),
+    ]
+    history = AlertHistory(reports={5: stored_reports((1, "bbc-world", NOW - timedelta(hours=1)))})
+    facts = facts_for(*batch, cluster_ids=(5, 5), joined=frozenset({5}), history=history)
+    facts = replace(facts, mutes=frozenset({("cluster", "5")}))
+    assert decide(facts, policy).alerts == (
+        QueuedAlert(
+            story_index=None,
+            story_id=1,
+            rule="quake",
+            routes=(Route("mail", NOW + timedelta(hours=1)),),
+            snippet=Snippet("Quake hits Chile"),
+            once_key="alert:5:quake",
+            muted=True,
+            reported_by=(
+                ("bbc.co.uk", NOW - timedelta(hours=1)),
+                ("reuters.com", NOW),
+                ("apnews.com", NOW),
+            ),
+        ),
+    )
+
+
+def test_a_corroborated_alert_without_a_matching_new_story_has_an_empty_snippet() -> None:
+    third = item("Quake hits Chile", "https://ap/1", feed="ap", hits=())
+    history = AlertHistory(
+        reports={5: stored_reports((1, "bbc-world", NOW), (2, "reuters", NOW))},
+        hits={5: frozenset({"quake"})},
+    )
+    facts = facts_for(third, cluster_ids=(5,), joined=frozenset({5}), history=history)
+    (alert,) = decide(facts, CORROBORATING).alerts
+    assert (alert.snippet, alert.muted, alert.rule) == (Snippet(""), False, "quake")
+
+
+@pytest.mark.parametrize(
+    ("state", "age", "alerts"),
+    [
+        (None, timedelta(days=5), 0),  # a feed's first poll of old stories corroborates nothing
+        (None, timedelta(hours=1), 1),
+        (POLLED, timedelta(days=5), 1),  # later polls: old or not, the event is corroborated
+    ],
+)
+def test_a_first_poll_of_old_stories_corroborates_nothing(
+    state: FeedState | None, age: timedelta, alerts: int
+) -> None:
+    batch = [
+        item("Quake hits Chile", f"https://{feed}/1", feed=feed, published=NOW - age)
+        for feed in ("wire", "reuters", "ap")
+    ]
+    decision = decide(facts_for(*batch, state=state, cluster_ids=(9, 9, 9)), CORROBORATING)
+    assert len(decision.alerts) == alerts
+
+
+def test_an_old_event_on_a_first_poll_does_not_hide_a_recent_one() -> None:
+    old = [
+        item("Quake hits Chile", f"https://{feed}/1", feed=feed, published=NOW - timedelta(days=5))
+        for feed in ("wire", "reuters", "ap")
+    ]
+    recent = [
+        item("Quake hits Peru", f"https://{feed}/2", feed=feed)
+        for feed in ("wire", "reuters", "ap")
+    ]
+    facts = facts_for(*old, *recent, state=None, cluster_ids=(8, 8, 8, 9, 9, 9))
+    assert [a.once_key for a in decide(facts, CORROBORATING).alerts] == ["alert:9:quake"]
+
+
+@pytest.mark.parametrize(
+    ("rules", "alerted"),
+    [
+        # the first rule has no hit in the event: the second is still judged
+        ({"flood": replace(CONFIRMED, name="flood"), "quake": CONFIRMED}, ["quake"]),
+        # the first rule needs more outlets than reported: the second is still judged
+        ({"big": replace(CONFIRMED, name="big", min_sources=5), "quake": CONFIRMED}, ["quake"]),
+    ],
+)
+def test_each_corroborated_rule_is_judged_on_its_own(
+    rules: dict[str, RuleSpec], alerted: list[str]
+) -> None:
+    hits = ("big", "quake") if "big" in rules else ("quake",)
+    batch = [
+        item("Quake hits Chile", f"https://{feed}/1", feed=feed, hits=hits)
+        for feed in ("wire", "reuters", "ap")
+    ]
+    policy = PollPolicy(rules=rules, outlets=OUTLETS)
+    alerts = decide(facts_for(*batch, cluster_ids=(9, 9, 9)), policy).alerts
+    assert [a.rule for a in alerts] == alerted
+
+
+@pytest.mark.parametrize(
+    ("within", "window", "late", "alerts"),
+    [
+        (timedelta(hours=2), timedelta(hours=48), timedelta(hours=3), 0),  # the rule's period
+        (timedelta(hours=2), timedelta(hours=48), timedelta(hours=2), 1),  # its last moment
+        (None, timedelta(hours=4), timedelta(hours=3), 1),  # none: the cluster window
+        (None, timedelta(hours=2), timedelta(hours=3), 0),
+    ],
+)
+def test_outlets_count_within_the_rule_s_period_or_else_the_cluster_window(
+    within: timedelta | None, window: timedelta, late: timedelta, alerts: int
+) -> None:
+    rule = replace(CONFIRMED, within=within)
+    policy = PollPolicy(rules={"quake": rule}, outlets=OUTLETS, cluster_window=window)
+    third = item("Quake hits Chile", "https://ap/1", feed="ap")
+    history = AlertHistory(
+        reports={5: stored_reports((1, "bbc-world", NOW - late), (2, "reuters", NOW - late))},
+    )
+    facts = facts_for(third, cluster_ids=(5,), joined=frozenset({5}), history=history)
+    assert len(decide(facts, policy).alerts) == alerts
+
+
+def test_feeds_of_no_known_outlet_each_count_as_their_own_outlet() -> None:
+    batch = [
+        item("Quake hits Chile", f"https://{feed}/1", feed=feed) for feed in ("one", "two", "three")
+    ]
+    policy = PollPolicy(rules={"quake": CONFIRMED})
+    (alert,) = decide(facts_for(*batch, cluster_ids=(9, 9, 9)), policy).alerts
+    assert [outlet for outlet, _ in alert.reported_by] == ["one", "two", "three"]
+
+
+def test_a_successful_poll_records_every_column_of_the_feed_s_row() -> None:
+    fetched = Fetched(
+        status=200,
+        elapsed=0.25,
+        etag='"v3"',
+        last_modified="Wed, 02 Dec 2026 11:00:00 GMT",
+        body_hash="b3",
+        permanent_url="https://wire.example/new-rss",
+    )
+    parsed = ParsedFeed("Wire", (item("Quake", "https://a/1").story,), problem="malformed feed (x)")
+    facts = PollFacts(FEED, None, fetched, NOW, parsed=parsed)
+    decision = decide(facts, POLICY)
+    assert decision.record == PollRecord(
+        name="wire",
+        url="https://wire.example/rss",
+        now=NOW,
+        status=200,
+        next_poll=NOW + timedelta(minutes=10),
+        hold_until=None,
+        duration=0.25,
+        error=None,
+        effective_url="https://wire.example/new-rss",
+        etag='"v3"',
+        last_modified="Wed, 02 Dec 2026 11:00:00 GMT",
+        body_hash="b3",
+        items=1,
+        problem="malformed feed (x)",
+        notice_sent=None,
+    )
+    assert decision.notices == ()  # a feed's first poll, and it works: nothing to tell
+
+
+def test_a_failed_poll_records_its_error_and_keeps_no_body_hash() -> None:
+    fetched = Fetched(status=503, elapsed=1.5, body_hash="b9")
+    decision = decide(PollFacts(FEED, None, fetched, NOW, error="HTTP 503"), POLICY)
+    # A first failure waits the interval, stretched by the jitter (rng 0.5: 25 %).
+    assert decision.record == PollRecord(
+        name="wire",
+        url="https://wire.example/rss",
+        now=NOW,
+        status=503,
+        next_poll=NOW + timedelta(minutes=12, seconds=30),
+        hold_until=NOW + timedelta(minutes=12, seconds=30),
+        duration=1.5,
+        error="HTTP 503",
+        notice_sent=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("max_age", "cap", "after"),
+    [
+        (timedelta(minutes=30), timedelta(hours=1), timedelta(minutes=30)),
+        (timedelta(hours=5), timedelta(hours=2), timedelta(hours=2)),
+        (timedelta(hours=5), timedelta(minutes=90), timedelta(minutes=90)),
+    ],
+)
+def test_a_server_s_max_age_stretches_the_next_poll_up_to_the_cap(
+    max_age: timedelta, cap: timedelta, after: timedelta
+) -> None:
+    policy = PollPolicy(rules={}, cache_max_age_cap=cap)
+    facts = PollFacts(FEED, POLLED, Fetched(status=200, max_age=max_age), NOW, not_modified=True)
+    assert decide(facts, policy).record.next_poll == NOW + after
+
+
+def test_backoff_stops_at_its_cap() -> None:
+    state = FeedState("wire", FEED.url, consecutive_failures=9, failing_since=NOW)
+    policy = PollPolicy(rules={}, backoff_cap=timedelta(minutes=30), rng=lambda: 0.0)
+    facts = PollFacts(FEED, state, Fetched(status=503), NOW, error="HTTP 503")
+    assert decide(facts, policy).record.next_poll == NOW + timedelta(minutes=30)
+
+
+def test_health_notices_name_the_feed_and_its_url() -> None:
+    policy = PollPolicy(rules={}, feed_alert_after=timedelta(hours=1), health_notify=("ops",))
+    since = NOW - timedelta(hours=2)
+    failing = FeedState("wire", FEED.url, consecutive_failures=5, failing_since=since)
+    facts = PollFacts(FEED, failing, Fetched(status=None), NOW, error="timed out")
+    assert decide(facts, policy).notices == (
+        QueuedNotice(
+            "ops",
+            "watcher: feed 'wire' has failed for 2h",
+            "The feed 'wire' (https://wire.example/rss) has failed since 2026-12-02 10:00 UTC.\n"
+            "Last error: timed out\n"
+            "You will be told once more when it works again.",
+        ),
+    )
+
+
+def test_a_feed_working_again_with_new_stories_tells_of_its_recovery() -> None:
+    policy = PollPolicy(rules={"quake": QUAKE}, health_notify=("ops",))
+    told = FeedState("wire", FEED.url, first_polled_at=NOW - timedelta(days=1),
+                     consecutive_failures=6, failing_since=NOW, notice_sent=True)  # fmt: skip
+    decision = decide(facts_for(item("Quake", "https://a/1"), state=told), policy)
+    assert decision.notices == (
+        QueuedNotice(
+            "ops",
+            "watcher: feed 'wire' works again",
+            "The feed 'wire' (https://wire.example/rss) was fetched successfully again.",
+        ),
+    )
+    assert decision.record.notice_sent is False and len(decision.alerts) == 1
+
+
+def test_each_edited_story_is_found_past_pruned_and_unchanged_ones_and_only_once() -> None:
+    known = {
+        "link:https://a/1": KnownStory(story_id=1, cluster_id=1, text_hash=None),  # pruned
+        "link:https://a/2": KnownStory(story_id=2, cluster_id=2, text_hash="t1"),  # unchanged
+        "link:https://a/3": KnownStory(story_id=3, cluster_id=3, text_hash="old"),
+        "link:https://a/3b": KnownStory(story_id=3, cluster_id=3, text_hash="old"),
+    }
+    items = [
+        item("One", "https://a/1", text_hash="t9"),
+        item("Two", "https://a/2", text_hash="t1"),
+        item("Three", "https://a/3", text_hash="new"),
+        item("Three again", "https://a/3b", text_hash="newer"),  # the same story, listed twice
+    ]
+    assert [(e.stored.story_id, e.item.story.title) for e in edits(items, known)] == [(3, "Three")]
+
+
+@pytest.mark.parametrize(
+    ("mutes", "muted"),
+    [(frozenset({("rule", "quake")}), True), (frozenset({("cluster", "5")}), True),
+     (frozenset({("rule", "flood")}), False)],
+)  # fmt: skip
+def test_an_edit_note_is_muted_with_its_rule_or_event(
+    mutes: frozenset[tuple[str, str]], muted: bool
+) -> None:
+    channels = {"mail": ChannelSpec("mail", ("mailto://x",), digest="hourly")}
+    policy = PollPolicy(
+        rules={"quake": replace(QUAKE_UPDATES, notify=("mail",))}, channels=channels
+    )
+    known = {"link:https://a/1": KnownStory(story_id=7, cluster_id=5, text_hash="old")}
+    history = AlertHistory(taken=frozenset({alert_key(5, "quake")}))
+    facts = facts_for(item("Quake", "https://a/1", text_hash="new"), known=known, history=history)
+    (alert,) = decide(replace(facts, mutes=mutes), policy).alerts
+    assert alert.muted is muted
+    assert alert.routes == (Route("mail", NOW + timedelta(hours=1)),)
+
+
+@pytest.mark.parametrize(
+    ("mutes", "muted"),
+    [(frozenset({("rule", "quake")}), True), (frozenset({("rule", "flood")}), False)],
+)
+def test_a_corroborated_alert_is_muted_with_its_rule(
+    mutes: frozenset[tuple[str, str]], muted: bool
+) -> None:
+    batch = [
+        item("Quake hits Chile", f"https://{feed}/1", feed=feed)
+        for feed in ("wire", "reuters", "ap")
+    ]
+    facts = replace(facts_for(*batch, cluster_ids=(9, 9, 9)), mutes=mutes)
+    (alert,) = decide(facts, CORROBORATING).alerts
+    assert alert.muted is muted

@@ -117,19 +117,122 @@ def test_text_and_bytes_give_the_same_article() -> None:
     assert extract_article(html.decode("utf-8"), page.url) == extract_article(html, page.url)
 
 
-def test_a_page_without_a_date_has_none() -> None:
-    paragraphs = "".join(
-        f"<p>Paragraph {n} of a story about the harbour, long enough to count as prose, "
-        f"with several clauses and a full stop at the end of it.</p>"
-        for n in range(1, 6)
-    )
-    html = f"<html><head><title>Harbour</title></head><body><article>{paragraphs}</article>"
-    article = extract_article(html, "https://a.example/p/harbour")
+PARAGRAPHS = [
+    f"Paragraph {n} of a story about the harbour, long enough to count as prose, "
+    f"with several clauses and a full stop at the end of it."
+    for n in range(1, 6)
+]
+
+
+def harbour_page(extra: str = "", head: str = "<title>Harbour</title>", h1: str = "") -> str:
+    """A bare article page: five paragraphs of prose, then ``extra`` inside the article."""
+    body = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    return f"<html><head>{head}</head><body><article>{h1}{body}{extra}</article></body></html>"
+
+
+def test_the_article_text_is_its_paragraphs_one_per_line() -> None:
+    article = extract_article(harbour_page(), "https://a.example/p/harbour")
+    assert article == Article(text="\n".join(PARAGRAPHS), published=None, title="Harbour")
+
+
+@pytest.mark.parametrize(
+    ("url", "extra", "published"),
+    [
+        ("https://a.example/p/harbour", "", None),
+        # A date in the prose is not believed: it is too often another day's.
+        (
+            "https://a.example/p/harbour",
+            "<p>First published on 3 December 2024 by the desk.</p>",
+            None,
+        ),
+        # With no date in the page, the day in the URL is the story's.
+        ("https://a.example/2024/12/03/harbour", "", datetime(2024, 12, 3, tzinfo=UTC)),
+    ],
+)
+def test_the_publication_date_comes_from_the_page_s_metadata_or_its_url_only(
+    url: str, extra: str, published: datetime | None
+) -> None:
+    article = extract_article(harbour_page(extra), url)
     assert article is not None
     assert "Paragraph 4" in article.text
-    assert article.published is None
+    assert article.published == published
 
 
-@pytest.mark.parametrize("html", [b"", b"   \n", b"<html><body></body></html>", b"\x00\x01\xff"])
-def test_a_page_without_an_article_gives_none(html: bytes) -> None:
+@pytest.mark.parametrize(
+    ("head", "h1", "title"),
+    [
+        ("<title>Harbour</title>", "", "Harbour"),
+        ("", "<h1>Harbour reopens</h1>", "Harbour reopens"),
+        ("", "", None),
+    ],
+)
+def test_the_title_is_the_page_s_or_none(head: str, h1: str, title: str | None) -> None:
+    article = extract_article(harbour_page(head=head, h1=h1), "https://a.example/p/harbour")
+    assert article is not None
+    assert article.title == title
+
+
+@pytest.mark.parametrize(
+    ("extra", "left_out"),
+    [
+        ("<p>Share on X</p>", "Share on X"),
+        ("<p>Related stories:</p>", "Related stories"),
+        ("<p>SHARE THIS</p>", "SHARE THIS"),
+        ("<p>» Read more</p>", "Read more"),
+        (
+            "<table><tr><td>Tonnage landed</td><td>4200</td></tr>"
+            "<tr><td>Boats</td><td>17</td></tr></table>",
+            "Tonnage",
+        ),
+        (
+            '<p>See the <a href="https://report.example/harbour">authority report</a> '
+            "for the figures of the whole season.</p>",
+            "report.example",
+        ),
+    ],
+)
+def test_share_labels_tables_and_link_targets_stay_out_of_the_text(
+    extra: str, left_out: str
+) -> None:
+    article = extract_article(harbour_page(extra), "https://a.example/p/harbour")
+    assert article is not None
+    assert article.text.startswith(PARAGRAPHS[0])
+    assert left_out not in article.text
+
+
+def test_a_link_s_words_stay_in_the_text() -> None:
+    extra = (
+        '<p>See the <a href="https://report.example/harbour">authority report</a> '
+        "for the figures of the whole season.</p>"
+    )
+    article = extract_article(harbour_page(extra), "https://a.example/p/harbour")
+    assert article is not None
+    assert article.text.splitlines()[-1] == (
+        "See the authority report for the figures of the whole season."
+    )
+
+
+@pytest.mark.parametrize(
+    "html",
+    [b"", b"   \n", "", "  \n", b"<html><body></body></html>", b"\x00\x01\xff"],
+)
+def test_a_page_without_an_article_gives_none(html: bytes | str) -> None:
     assert extract_article(html, "https://a.example/") is None
+
+
+def test_readers_comments_stay_out_even_on_a_page_marked_as_a_forum_post() -> None:
+    # trafilatura treats the comments of a DiscussionForumPosting page as its content,
+    # unless told to leave comments out: a reader's words are no part of the story.
+    marked = (
+        '<script type="application/ld+json">'
+        '{"@context": "https://schema.org", "@type": "DiscussionForumPosting"}</script>'
+    )
+    comments = (
+        '<div id="comments" class="comments-area"><ol class="comment-list"><li class="comment">'
+        '<div class="comment-content"><p>A reader writes that the ferry timetable changed again '
+        "and nobody was told about it at all.</p></div></li></ol></div>"
+    )
+    html = harbour_page(comments, head=f"<title>Harbour</title>{marked}")
+    article = extract_article(html, "https://a.example/p/harbour")
+    assert article is not None
+    assert article.text == "\n".join(PARAGRAPHS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from watcher.core.dedupe import identity_keys, select_new
 from watcher.core.errors import FeedError
 from watcher.core.listing import listing_stories, selector_problem
+from watcher.core.models import ParsedFeed
 
 PAGES = Path(__file__).parents[2] / "data" / "pages"
 LISTING = (PAGES / "listing-world.html").read_bytes()
@@ -222,3 +224,225 @@ def test_titles_are_decoded_as_the_page_declares(body: str, title: str) -> None:
     encoding = "cp1251" if "windows-1251" in body else "utf-8"
     parsed = listing_stories("courier", body.encode(encoding), BASE)
     assert [s.title for s in parsed.stories] == [title]
+
+
+@pytest.mark.parametrize(
+    ("href", "is_story"),
+    [
+        ("/2024/12/03/rebels-take-hama/?page=2", False),
+        ("/2024/12/03/rebels-take-hama/?Share=facebook", False),
+        ("ftp://news.example.org/2024/12/03/rebels-take-hama/", False),
+        ("http://news.example.org/2024/12/03/rebels-take-hama/", True),  # plain http is fine
+        ("/news/2024-12-03-hama.html", True),  # a date and one word in the slug
+        ("/world/rebels-take-a-city.html", False),  # 18 characters without the extension
+        ("/world/rebels-seize-the-airport", True),  # four words, 24 characters
+        ("/world/rebels-seize-big-hub", True),  # four words, exactly 20 characters
+        ("/world/one-two-six-ten", False),  # four words, too short
+        ("/world/supercalifragilisticexpialidocious", False),  # long, but one word
+        ("/2024/12/03//", False),  # a day's archive, written with a double slash
+    ],
+)
+def test_what_an_article_link_looks_like_at_the_edges(href: str, is_story: bool) -> None:
+    found = links(page(f'<a href="{href}">Some headline</a>'))
+    assert bool(found) is is_story
+
+
+@pytest.mark.parametrize("rel", ["tag", "TAG", "nofollow Category", "author", "next"])
+def test_links_marked_as_tag_author_or_pager_by_rel_are_not_stories(rel: str) -> None:
+    html = page(f'<a rel="{rel}" href="/2024/12/03/rebels-take-hama/">Rebels take Hama</a>')
+    assert links(html) == {}
+
+
+@pytest.mark.parametrize(
+    ("base", "host", "same"),
+    [
+        ("https://www.example.org/", "live.example.org", True),
+        ("https://m.news.example.org/", "live.news.example.org", True),
+        ("https://amp.news.example.org/", "live.news.example.org", True),
+        ("https://www.news.example.org/", "live.news.example.org", True),
+        ("https://news.example.org./world/", "news.example.org", True),  # a trailing dot
+        ("https://News.Example.org/", "live.news.example.org", True),
+        ("https://m.tv/", "other.tv", False),  # "m." is the site's whole name there
+        ("https://www.tv/", "other.tv", False),
+    ],
+)
+def test_the_site_a_link_must_stay_on_ignores_www_m_and_amp(
+    base: str, host: str, same: bool
+) -> None:
+    found = links(page(f'<a href="https://{host}/2024/12/03/rebels-take-hama/">A</a>'), base=base)
+    assert bool(found) is same
+
+
+@pytest.mark.parametrize(
+    ("card", "kept"),
+    [
+        # A card's own header, however deep in the <article>, holds its headline.
+        (
+            '<article><div class="inner"><header><h2>'
+            '<a href="/2024/12/03/rebels-take-hama/">Rebels take Hama</a></h2></header></div>'
+            "</article>",
+            True,
+        ),
+        # Article cards in a sidebar are the sidebar's.
+        (
+            '<aside><article><h3><a href="/2024/12/03/rebels-take-hama/">Rebels take Hama</a>'
+            "</h3></article></aside>",
+            False,
+        ),
+        (
+            '<div id="main-nav"><a href="/2024/12/03/rebels-take-hama/">Rebels take Hama</a></div>',
+            False,
+        ),
+        (
+            '<div class="category-news site-menu">'
+            '<a href="/2024/12/03/rebels-take-hama/">Rebels take Hama</a></div>',
+            False,
+        ),
+    ],
+)
+def test_menus_are_told_by_landmarks_classes_and_ids(card: str, kept: bool) -> None:
+    assert bool(links(page(card))) is kept
+
+
+@pytest.mark.parametrize(
+    ("texts", "title"),
+    [
+        (["Rebels advance on Hama as lines give way", "Rebels advance on Hama"],
+         "Rebels advance on Hama as lines give way"),
+        (["Rebels advance on Hama", "Rebels advance on Homs"], "Rebels advance on Hama"),
+        (["Read the full story »", "Hama falls"], "Hama falls"),
+        (["Hama falls", "Continue reading »"], "Hama falls"),
+        (["Hama falls", "READ MORE"], "Hama falls"),
+        (["Hama", "» » » »"], "Hama"),
+    ],
+)  # fmt: skip
+def test_a_story_linked_twice_keeps_its_most_telling_title(texts: list[str], title: str) -> None:
+    anchors = [f'<a href="/2024/12/03/rebels-take-hama/">{text}</a>' for text in texts]
+    assert links(page(*anchors)) == {"https://news.example.org/2024/12/03/rebels-take-hama/": title}
+
+
+def test_a_story_linked_twice_keeps_the_link_it_was_first_seen_with() -> None:
+    html = page(
+        '<a href="/2024/12/03/rebels-take-hama/?utm_source=home">Hama</a>',
+        '<a href="/2024/12/03/rebels-take-hama/">Rebels take Hama</a>',
+    )
+    assert links(html) == {
+        "https://news.example.org/2024/12/03/rebels-take-hama/?utm_source=home": "Rebels take Hama"
+    }
+
+
+def test_the_listing_page_is_not_its_own_story() -> None:
+    base = "https://news.example.org/2024/12/03/live-updates-from-the-north/"
+    html = page(
+        '<a href="/2024/12/03/live-updates-from-the-north/?utm_source=self">Live updates</a>',
+        '<a href="/2024/12/03/rebels-take-hama/">Rebels take Hama</a>',
+    )
+    assert links(html, base=base) == {
+        "https://news.example.org/2024/12/03/rebels-take-hama/": "Rebels take Hama"
+    }
+
+
+@pytest.mark.parametrize(
+    ("head", "link"),
+    [
+        ('<base href="/en/">', "https://news.example.org/en/2024/12/03/rebels-take-hama/"),
+        ('<base target="_blank"><base href="/fr/">', "https://news.example.org/fr/2024/12/03/rebels-take-hama/"),
+        ('<base href="http://[oops/">', "https://news.example.org/world/2024/12/03/rebels-take-hama/"),
+    ],
+)  # fmt: skip
+def test_a_relative_or_malformed_base_element(head: str, link: str) -> None:
+    html = (
+        f'<html><head>{head}</head><body><a href="2024/12/03/rebels-take-hama/">A</a></body></html>'
+    )
+    assert links(html) == {link: "A"}
+
+
+def test_a_malformed_link_is_skipped_and_the_others_kept() -> None:
+    html = page(
+        '<a href="http://[oops/2024/12/03/broken-link-to-a-story/">Broken</a>',
+        '<a href="/2024/12/03/rebels-take-hama/">Rebels take Hama</a>',
+    )
+    assert links(html) == {
+        "https://news.example.org/2024/12/03/rebels-take-hama/": "Rebels take Hama"
+    }
+    assert links(html, selector="a") == {
+        "https://news.example.org/2024/12/03/rebels-take-hama/": "Rebels take Hama"
+    }
+
+
+def test_with_a_selector_an_anchor_without_href_or_host_is_no_story() -> None:
+    html = page(
+        '<ul class="latest"><li><a name="top">Top of the list</a></li>'
+        '<li><a href="http:///p/1">Hostless</a></li>'
+        '<li><a href="/p/12345">Short link story</a></li></ul>'
+    )
+    assert links(html, selector="ul.latest a") == {
+        "https://news.example.org/p/12345": "Short link story"
+    }
+
+
+def test_selected_cards_are_trusted_even_inside_what_looks_like_a_menu() -> None:
+    html = page(
+        '<div class="latest-nav"><div class="card"><a href="/p/12345">Short link story</a>'
+        '<div class="share-buttons"><a href="/p/12345?share=x">Share</a></div></div></div>'
+    )
+    assert links(html, selector="div.card") == {
+        "https://news.example.org/p/12345": "Short link story"
+    }
+
+
+@pytest.mark.parametrize(
+    ("selector", "problem"),
+    [
+        (None, "no article links found on the page (a `selector` can say where they are)"),
+        (".none a", "the selector '.none a' matched no story links"),
+    ],
+)
+def test_a_page_without_story_links_says_so_in_words(selector: str | None, problem: str) -> None:
+    parsed = listing_stories(
+        "courier", page('<a href="/world/">World</a>').encode(), BASE, selector
+    )
+    assert parsed == ParsedFeed(title="", stories=(), problem=problem)
+
+
+@pytest.mark.parametrize("body", [b"", b"  \n", b'<?xml version="1.0"?>  '])
+def test_an_empty_response_is_an_error_of_its_kind(body: bytes) -> None:
+    with pytest.raises(
+        FeedError, match=r"^not a listing page: the response holds no HTML$"
+    ) as caught:
+        listing_stories("courier", body, BASE)
+    assert caught.value.kind == "not_a_feed"
+
+
+@pytest.mark.parametrize(
+    ("body", "title"),
+    [
+        (codecs.BOM_UTF8 + "<a href='/2024/12/03/cafe-owners-protest/'>Café owners</a>".encode(),
+         "Café owners"),
+        (codecs.BOM_UTF16_LE + "<a href='/2024/12/03/cafe-owners-protest/'>Café owners</a>"
+         .encode("utf-16-le"), "Café owners"),
+        (codecs.BOM_UTF16_BE + "<a href='/2024/12/03/cafe-owners-protest/'>Café owners</a>"
+         .encode("utf-16-be"), "Café owners"),
+        (codecs.BOM_UTF8 + b"<a href='/2024/12/03/cafe-owners-protest/'>Caf\xe9 owners</a>",
+         "Caf\ufffd owners"),
+        (b"<meta charset='windows-1251'><a href='/2024/12/03/hama/'>\xc1\x98 \xd5\xe0\xec\xe0</a>",
+         "Б\ufffd Хама"),
+        (b"<meta charset='x-no-such-charset'><a href='/2024/12/03/cafe-owners-protest/'>"
+         + "Café owners".encode() + b"</a>", "Café owners"),
+        (b"<meta charset='utf-16'><a href='/2024/12/03/cafe-owners-protest/'>"
+         + "Café owners".encode() + b"</a>", "Café owners"),
+        (b"<a href='/2024/12/03/cafe-owners-protest/'>Caf\xe9 \x81owners</a>", "Café \ufffdowners"),
+    ],
+    ids=["utf8-bom", "utf16le-bom", "utf16be-bom", "bom-then-bad-byte", "meta-bad-byte",
+         "unknown-charset", "meta-utf16", "cp1252-fallback"],
+)  # fmt: skip
+def test_titles_are_decoded_by_bom_meta_or_utf8_with_bad_bytes_replaced(
+    body: bytes, title: str
+) -> None:
+    parsed = listing_stories("courier", body, BASE)
+    assert [s.title for s in parsed.stories] == [title]
+
+
+def test_a_page_without_a_title_has_an_empty_title() -> None:
+    body = page('<a href="/2024/12/03/rebels-take-hama/">A</a>').encode()
+    assert listing_stories("courier", body, BASE).title == ""

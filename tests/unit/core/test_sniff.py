@@ -257,3 +257,154 @@ def test_the_parser_is_given_the_server_s_label_verbatim(
     content_type: str | None, headers: dict[str, str]
 ) -> None:
     assert parser_headers(content_type) == headers
+
+
+# ---------------------------------------------------------------- encodings and edges
+
+RSS_TEXT = '<?xml version="1.0"?><rss version="2.0"><channel/></rss>'
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        codecs.BOM_UTF32_LE + RSS_TEXT.encode("utf-32-le"),
+        codecs.BOM_UTF32_BE + RSS_TEXT.encode("utf-32-be"),
+        codecs.BOM_UTF16_BE + RSS_TEXT.encode("utf-16-be"),
+        RSS_TEXT.encode("utf-32-be"),
+        RSS_TEXT.encode("utf-32-le"),
+        RSS_TEXT.encode("utf-16-be"),
+        RSS_TEXT.encode("utf-16-be") + b"\x00",  # an odd byte at the end
+        RSS_TEXT.encode("cp037"),  # EBCDIC
+        codecs.BOM_UTF8 + b'<rss version="2.0"><title>\xff</title></rss>',
+    ],
+    ids=[
+        "utf32le-bom", "utf32be-bom", "utf16be-bom", "utf32be", "utf32le", "utf16be",
+        "utf16be-odd-byte", "ebcdic", "utf8-bom-bad-byte",
+    ],
+)  # fmt: skip
+def test_a_feed_is_recognised_in_any_encoding_xml_can_detect(body: bytes) -> None:
+    assert classify(body, None) == "feed"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "kind"),
+    [
+        (b'\n  {"version": "https://jsonfeed.org/version/1.1", "items": []}', None, "feed"),
+        (b"<!DOCTYPE html><section>Oops</section>", None, "html"),
+        (b"<!DOCTYPE html>\nService unavailable", None, "html"),
+        (b"Error: <b>unavailable</b>", "text/html; charset=utf-8; x=y", "html"),
+        (b"Error: <b>unavailable</b>", "Application/XHTML+XML", "html"),
+        (b"Error: <b>unavailable</b>", None, "unknown"),
+        (b"Fatal error<html>", None, "html"),
+        (b"Fatal error<body>", None, "html"),
+        (b"Fatal error<head>", None, "html"),
+        (b"Service Unavailable", None, "unknown"),
+        (b"<$header$><html><body>Oops</body></html>", None, "html"),  # a template's leftovers
+        (b"<_wrapper><body>x</body></_wrapper>", None, "unknown"),
+        (b"<:wrapper><body>x</body></:wrapper>", None, "unknown"),
+        (
+            b"<!DOCTYPE rss PUBLIC '-//Netscape Communications//DTD RSS 0.91//EN'"
+            b" 'http://my.netscape.com/publish/formats/rss-0.91.dtd'><rss version='0.91'/>",
+            None,
+            "feed",
+        ),
+        (
+            b'<?xml version="1.0"?><!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS'
+            b' 0.91//EN" "http://my.netscape.com/publish/formats/rss-0.91.dtd">'
+            b'<rss version="0.91"/>',
+            None,
+            "feed",
+        ),
+        (b'<?xml version="1.0"?><?xml-stylesheet href="s.xsl"?><rss version="2.0"/>', None, "feed"),
+        (
+            b'<!-- generated --><rss version="2.0"><channel><!-- items --></channel></rss>',
+            None,
+            "feed",
+        ),
+    ],
+)
+def test_what_decides_a_body_s_kind(body: bytes, content_type: str | None, kind: str) -> None:
+    assert classify(body, content_type) == kind
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'<!DOCTYPE r [<!ENTITY a "ab">]><rss/>',
+        b'<!DOCTYPE r [<!ENTITY a "&">]><rss/>',
+        b'<!DOCTYPE r [<!ENTITY a "%">]><rss/>',
+        b'<!DOCTYPE r [<!ENTITY a "<">]><rss/>',
+    ],
+)
+def test_an_entity_of_more_than_one_plain_character_is_dangerous(body: bytes) -> None:
+    assert has_dangerous_dtd(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<!DOCTYPE rss [<!ENTITY nbsp '&#160;'>]><rss/>",
+        b'<!DOCTYPE rss [<!ENTITY empty ""><!ENTITY nbsp "&#160;">]><rss/>',
+        b"<!DOCTYPE rss [<!ATTLIST rss note CDATA '>'><!ENTITY nbsp \"&#160;\">]><rss/>",
+        b'<!DOCTYPE rss [<!ATTLIST rss note CDATA ">"><!ENTITY nbsp "&#160;">]><rss/>',
+        b'<!DOCTYPE rss [<!-- entities > below --><!ENTITY nbsp "&#160;">]><rss/>',
+        b'<!DOCTYPE rss [<?note a > b?><!ENTITY nbsp "&#160;">]><rss/>',
+        b'<!DOCTYPE rss SYSTEM "rss.dtd" [%e;<!ENTITY nbsp "&#160;">]><rss/>',
+    ],
+    ids=["single-quoted", "empty", "attlist-quote", "attlist-dquote", "comment", "pi", "pe-ref"],
+)
+def test_safe_entities_are_found_past_comments_declarations_and_references(body: bytes) -> None:
+    assert not has_dangerous_dtd(body)
+
+
+@pytest.mark.parametrize(
+    ("head", "feeds"),
+    [
+        (link("http://news.example.org/rss.xml"), ["http://news.example.org/rss.xml"]),
+        (
+            link("/rss.xml", "application/rss+xml; charset=utf-8; version=2"),
+            ["https://news.example.org/rss.xml"],
+        ),
+        ('<base href="/feeds/">' + link("rss.xml"), ["https://news.example.org/feeds/rss.xml"]),
+        ('<link type="application/rss+xml" href="/rss.xml">', []),
+    ],
+)
+def test_advertised_feeds_at_the_edges(head: str, feeds: list[str]) -> None:
+    assert advertised_feeds(page(head), PAGE) == feeds
+
+
+@pytest.mark.parametrize(
+    ("html", "feeds"),
+    [
+        (
+            '<link rel="alternate" type="application/rss+xml" href="/actualités.xml">'.encode(),
+            ["https://news.example.org/actualités.xml"],
+        ),
+        (
+            b'<p>\xff</p><link rel="alternate" type="application/rss+xml" href="/rss.xml">',
+            ["https://news.example.org/rss.xml"],
+        ),
+    ],
+)
+def test_an_advertising_page_is_read_as_utf_8(html: bytes, feeds: list[str]) -> None:
+    assert advertised_feeds(html, PAGE) == feeds
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        (b"Error: <b>denied</b>", "text/html", "not a feed: an HTML page"),
+        (
+            page(*(link(f"/f{i}.xml") for i in range(4))),
+            None,
+            "not a feed: an HTML page (it advertises https://news.example.org/f0.xml, "
+            "https://news.example.org/f1.xml, https://news.example.org/f2.xml and 1 more)",
+        ),
+    ],
+)
+def test_not_a_feed_by_its_label_or_with_one_feed_too_many_to_name(
+    body: bytes, content_type: str | None, message: str
+) -> None:
+    error = not_a_feed_error(body, PAGE, content_type)
+    assert error is not None
+    assert (str(error), error.kind) == (message, "not_a_feed")
