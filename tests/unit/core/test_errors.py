@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from watcher.core.errors import (
@@ -72,26 +74,29 @@ def test_a_query_error_keeps_its_parts_for_the_caller() -> None:
 
 
 @pytest.mark.parametrize(
-    ("error", "text", "kind", "status"),
+    ("options", "text", "kind", "status"),
     [
-        (FeedError("connection refused"), "connection refused", "error", None),
-        (FeedError("HTTP 404", kind="http", status=404), "HTTP 404", "http", 404),
+        ({}, "connection refused", "error", None),
+        ({"kind": "http", "status": 404}, "connection refused", "http", 404),
     ],
 )
 def test_a_feed_error_is_its_message_with_a_kind_and_status(
-    error: FeedError, text: str, kind: str, status: int | None
+    options: dict[str, Any], text: str, kind: str, status: int | None
 ) -> None:
+    error = FeedError("connection refused", **options)
     assert (str(error), error.kind, error.status) == (text, kind, status)
 
 
 @pytest.mark.parametrize(
-    "error",
+    ("kind", "args"),
     [
-        ConfigError([Problem("watcher.yaml", 1, "x")]),
-        QueryError("x"),
-        FeedError("x"),
-        StoreError("x"),
+        (ConfigError, ([Problem("watcher.yaml", 1, "x")],)),
+        (QueryError, ("x",)),
+        (FeedError, ("x",)),
+        (StoreError, ("x",)),
     ],
 )
-def test_every_reported_error_is_a_watcher_error(error: Exception) -> None:
-    assert isinstance(error, WatcherError)
+def test_every_reported_error_is_a_watcher_error(
+    kind: type[Exception], args: tuple[Any, ...]
+) -> None:
+    assert isinstance(kind(*args), WatcherError)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
 
-from watcher.core.models import ParsedFeed, Snippet, Story
+from watcher.core.models import ParsedFeed, Snippet, Story, pickled_by_fields
 
 STORY = Story(
     feed="courier",
@@ -66,3 +68,20 @@ def test_a_value_comes_back_from_a_worker_process_equal(value: object) -> None:
     copy = pickle.loads(pickle.dumps(value))
     assert copy == value
     assert type(copy) is type(value)
+
+
+@pytest.mark.parametrize(("left", "right"), [("wire", (1, 2)), ("", ())])
+def test_any_dataclass_marked_pickled_by_fields_is_rebuilt_from_its_fields(
+    left: str, right: tuple[int, ...]
+) -> None:
+    @pickled_by_fields
+    @dataclass(frozen=True, slots=True)
+    class Pair:
+        left: str
+        right: tuple[int, ...]
+
+    pair = Pair(left, right)
+    assert pair.__reduce__() == (Pair, (left, right))
+    copied = copy.deepcopy(pair)  # the protocol pickle uses, for a class defined here
+    assert copied == pair
+    assert type(copied) is Pair
