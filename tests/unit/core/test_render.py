@@ -468,6 +468,12 @@ def test_split_parts_always_parse_fit_and_lose_no_text(markup: str, limit: int) 
     assert re.sub(r"\s", "", got) == re.sub(r"\s", "", whole)
 
 
+@pytest.fixture(scope="module")
+def default_renderer() -> Renderer:
+    """One Renderer for a property test's examples: compiling its templates is the slow part."""
+    return Renderer()
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     title=st.text(max_size=200),
@@ -477,10 +483,15 @@ def test_split_parts_always_parse_fit_and_lose_no_text(markup: str, limit: int) 
     link=st.one_of(st.none(), st.text(max_size=50), st.just("https://x.test/?a=<'\"&>")),
 )
 def test_any_feed_text_renders_to_markup_that_adds_no_elements(
-    title: str, feed: str, snippet: str, marks: list[tuple[int, int]], link: str | None
+    default_renderer: Renderer,
+    title: str,
+    feed: str,
+    snippet: str,
+    marks: list[tuple[int, int]],
+    link: str | None,
 ) -> None:
     alert = make_alert(title=title, feed=feed, link=link, snippet=Snippet(snippet, tuple(marks)))
-    renderer = Renderer()
+    renderer = default_renderer
 
     for part in renderer.alert(alert, "telegram"):
         visible, links = parse_html(part.body)
