@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
@@ -19,6 +20,9 @@ from watcher.core.rules import (
     prepare,
     snippet,
 )
+
+TWELVE = "one two three four five six seven eight nine ten eleven twelve"
+TERM = "a word, a quoted phrase, a /regex/ or a '(' group"
 
 
 def story(
@@ -441,6 +445,88 @@ class TestErrors:
             assert problem.expected is not None and expected in problem.expected
         assert f"column {column}" in str(problem)
 
+    @pytest.mark.parametrize(
+        ("query", "message"),
+        [
+            ("", f"column 1: empty query (expected {TERM})"),
+            ("Hama AND", f"column 9: query ends too early (expected {TERM})"),
+            ("Hama (", f"column 7: query ends too early (expected {TERM})"),
+            ("OR Hama", f"column 1: 'OR' needs a term before it (expected {TERM})"),
+            ("NEAR/2 Hama", f"column 1: 'NEAR/2' needs a term before it (expected {TERM})"),
+            ("x AND )", f"column 7: unexpected ')' (expected {TERM})"),
+            ("()", f"column 2: empty parentheses (expected {TERM})"),
+            ("(Hama OR Idlib", "column 15: '(' at column 1 is never closed (expected ')')"),
+            ("Hama)", "column 5: unbalanced ')' (expected a term or the end of the query)"),
+            ('"Hama rebels', 'column 1: unclosed quote (expected a closing ")'),
+            ("/hama", "column 1: unclosed /regex/ (expected a closing /)"),
+            ("//", "column 1: empty /regex/ (expected a pattern between the slashes)"),
+            ("/(hama/", "column 1: invalid /regex/: missing ): (hama (expected RE2 syntax)"),
+            ("/Türk/",
+             "column 1: a /regex/ runs on folded text (lower case, accents removed), so"
+             " 'Türk' can never match as written (expected the folded form /turk/)"),
+            ("titel:Hama",
+             "column 1: unknown field 'titel:' (expected one of title:, summary:, content:,"
+             " author:, url:, category:, feed: (put a word holding ':' in quotes))"),
+            ("title: Hama", f"column 7: 'title:' must be followed by a term (expected {TERM})"),
+            ("title:(summary:Hama)", "column 8: 'summary:' inside another field"),
+            ("Hama rebels OR Idlib",
+             "column 13: AND and OR mixed without parentheses (expected parentheses to say"
+             " which is meant, e.g. (A AND B) OR C or A AND (B OR C))"),
+            ("Hama NEAR/x rebels",
+             "column 6: bad distance in 'NEAR/x' (expected NEAR/n with n ≥ 1, e.g. NEAR/3)"),
+            ("Hama NEAR/2 rebels NEAR/2 army",
+             "column 20: NEAR joins exactly two terms (expected AND between two NEAR groups)"),
+            ("army NEAR/2 /rebel/",
+             "column 13: NEAR needs a word or phrase on each side"
+             " (expected a word, a quoted phrase or a group of them joined by OR)"),
+            ("title:Hama NEAR/2 summary:rebels",
+             "column 12: the two sides of NEAR are in different fields"),
+            ("reb*els",
+             "column 1: '*' inside 'reb*els' (expected '*' only at the end of a word (rebel*))"),
+            ("Hama -", f"column 7: '-' (NOT) must be followed by a term (expected {TERM})"),
+            ("-)", f"column 2: '-' (NOT) must be followed by a term (expected {TERM})"),
+            ("=",
+             "column 2: '=' (exact case) must be followed by a term"
+             " (expected a word or a quoted phrase)"),
+            ("=/hts/",
+             "column 2: '=' (exact case) must be followed by a word or phrase"
+             " (expected a word or a quoted phrase)"),
+            ("Hama '", f"column 6: no letters or digits in ''' (expected {TERM})"),
+            ('" , "', "column 1: empty phrase (expected words between the quotes)"),
+        ],
+    )  # fmt: skip
+    def test_bad_queries_are_explained_in_full(self, query: str, message: str) -> None:
+        assert str(error(query)) == message
+
+    @pytest.mark.parametrize(
+        ("query", "column"),
+        [
+            ("(" * 101 + "Hama" + ")" * 101, 101),
+            ("NOT " * 101 + "Hama", 401),
+            ("-" * 101 + "Hama", 101),
+            ("(" * 60 + "-" * 41 + "Hama" + ")" * 60, 101),
+        ],
+    )
+    def test_more_than_100_levels_of_nesting_are_refused_at_the_one_too_many(
+        self, query: str, column: int
+    ) -> None:
+        assert str(error(query)) == (
+            f"column {column}: nested more than 100 levels deep (parentheses and NOTs)"
+        )
+
+    @pytest.mark.parametrize(
+        "query",
+        [
+            "(" * 100 + "Hama" + ")" * 100,
+            "NOT " * 100 + "Hama",  # an even number of NOTs: Hama itself
+            "-" * 100 + "Hama",
+            # Depth is what is open at once: closed groups give their levels back.
+            "(" * 50 + "-Hamas" + ")" * 50 + " " + "(" * 99 + "-Gaza" + ")" * 99,
+        ],
+    )
+    def test_100_levels_of_nesting_still_work(self, query: str) -> None:
+        assert matches(query, "Rebels shelled Hama")
+
     def test_a_bad_list_item_is_named(self) -> None:
         with pytest.raises(QueryError) as caught:
             rule("Hama", all=("rebels", "army AND"))
@@ -610,6 +696,75 @@ class TestSnippet:
         shown = snippet(doc, RuleBook([rule("title:Hama")]).match(doc)[0])
         assert shown.text == "Hama news"
         assert shown.marks == ((0, 4),)
+
+    @pytest.mark.parametrize(
+        ("query", "width", "text", "marked"),
+        [
+            # About a third of the room before the match, cut at spaces, "…" where cut.
+            ("seven", 30, "…six seven eight nine ten…", ["seven"]),
+            ("two", 30, "one two three four five six…", ["two"]),
+            ("one", 30, "one two three four five six…", ["one"]),
+            ("twelve", 30, "…eight nine ten eleven twelve", ["twelve"]),
+            ('"seven eight"', 12, "…seven eight…", ["seven eight"]),
+            # The matched words are shown whole even when they are wider than the room.
+            ("seven", 5, "…seven…", ["seven"]),
+            # A text that fits is shown whole; one character more and it is cut.
+            ("seven", 62, TWELVE, ["seven"]),
+            ("seven", 61, "…two three four five six seven eight nine ten eleven twelve", ["seven"]),
+            # Nothing to show around: the start of the body.
+            ("-Gaza", 30, "one two three four five six…", []),
+        ],
+    )
+    def test_a_long_body_is_cut_to_the_width_around_the_match(
+        self, query: str, width: int, text: str, marked: list[str]
+    ) -> None:
+        doc = prepare(story("Title", TWELVE))
+        shown = snippet(doc, RuleBook([rule(query)]).match(doc)[0], width=width)
+        assert shown.text == text
+        assert [shown.text[a:b] for a, b in shown.marks] == marked
+
+    def test_long_words_around_the_match_are_dropped_not_cut(self) -> None:
+        body = "Aaaaaaaaaaaaaaaaaaaa Bbbbbbbbbbbbbbbbbbbb Hama Cccccccccccccccccccc Ddddddddddd"
+        doc = prepare(story("Title", body))
+        shown = snippet(doc, RuleBook([rule("Hama")]).match(doc)[0], width=20)
+        assert (shown.text, shown.marks) == ("…Hama…", ((1, 5),))
+
+    def test_the_default_width_is_200_characters(self) -> None:
+        body = " ".join(["word"] * 38 + ["Hama", "tails"])  # 200 characters
+        doc = prepare(story("Title", body))
+        hit = RuleBook([rule("Hama")]).match(doc)[0]
+        assert snippet(doc, hit).text == body
+        doc = prepare(story("Title", body + "s"))
+        assert snippet(doc, hit).text == "…" + (body + "s")[5:]  # the first word goes
+
+    @pytest.mark.parametrize(
+        ("query", "fields", "text", "marks"),
+        [
+            ("category:Syria", {"categories": ("Middle East", "Syria")}, "Middle East; Syria",
+             ((13, 18),)),
+            ("category:Syria", {"categories": ("Middle East", "Syria", "War in Syria")},
+             "Middle East; Syria; War in Syria", ((13, 18), (27, 32))),
+            ('category:"middle east"', {"categories": ("Syria", "Middle East")},
+             "Syria; Middle East", ((7, 18),)),
+            ("category:syria", {"categories": ("Türkiye", "Syria")}, "Türkiye; Syria",
+             ((9, 14),)),
+            ("author:Kurdi", {"author": "Lina Kurdi"}, "Lina Kurdi", ((5, 10),)),
+            ("url:hama", {"link": "https://example.com/syria/hama"},
+             "https://example.com/syria/hama", ((26, 30),)),
+            ("feed:arabic", {"feed": "BBC Arabic"}, "BBC Arabic", ((4, 10),)),
+        ],
+    )  # fmt: skip
+    def test_a_match_outside_the_body_shows_and_marks_its_own_field(
+        self, query: str, fields: dict[str, Any], text: str, marks: tuple[tuple[int, int], ...]
+    ) -> None:
+        doc = prepare(story("Title", **fields))
+        shown = snippet(doc, RuleBook([rule(query)]).match(doc)[0])
+        assert (shown.text, shown.marks) == (text, marks)
+
+    def test_a_story_with_no_text_has_an_empty_snippet(self) -> None:
+        doc = prepare(story(feed="bbc"))
+        shown = snippet(doc, RuleBook([rule(None, feeds=("bbc",))]).match(doc)[0])
+        assert (shown.text, shown.marks) == ("", ())
 
     def test_a_negative_rule_shows_the_start_of_the_body(self) -> None:
         doc = prepare(story("Title", "Body text"))
