@@ -247,6 +247,23 @@ class TestPhrases:
 
 
 class TestBoolean:
+    @pytest.mark.parametrize(
+        ("query", "matching", "other"),
+        [
+            ("Hama /rebel/", "Hama rebels", "Hama army"),
+            ("Hama (rebels OR army)", "Hama army", "Hama police"),
+            ("Hama =HTS", "Hama HTS", "Hama hts"),
+            ("Hama title:rebels", "Hama rebels", "Hama police"),
+            ('Hama "al Sham"', "Hama al Sham", "Hama Sham al"),
+            ("Xinjiang (camps)", "Xinjiang camps", "Xinjiang"),
+        ],
+    )
+    def test_side_by_side_terms_of_any_kind_mean_and(
+        self, query: str, matching: str, other: str
+    ) -> None:
+        assert matches(query, matching)
+        assert not matches(query, other)
+
     def test_and(self) -> None:
         assert matches("Hama AND rebels", "Rebels shelled Hama")
         assert not matches("Hama AND rebels", "Army shelled Hama")
@@ -493,6 +510,12 @@ class TestErrors:
              " (expected a word or a quoted phrase)"),
             ("Hama '", f"column 6: no letters or digits in ''' (expected {TERM})"),
             ('" , "', "column 1: empty phrase (expected words between the quotes)"),
+            ("title:(Hama OR summary:Idlib)", "column 16: 'summary:' inside another field"),
+            ("title:(Hama summary:Idlib)", "column 13: 'summary:' inside another field"),
+            ("title:(Hama -summary:Idlib)", "column 14: 'summary:' inside another field"),
+            ("title:(Hama NEAR/2 summary:Idlib)", "column 20: 'summary:' inside another field"),
+            ("Hama NEAR/2 NOT rebels", f"column 13: 'NOT' cannot be used here (expected {TERM})"),
+            ("Hama NEAR/2 -rebels", f"column 13: '-' cannot be used here (expected {TERM})"),
         ],
     )  # fmt: skip
     def test_bad_queries_are_explained_in_full(self, query: str, message: str) -> None:
@@ -540,8 +563,29 @@ class TestErrors:
         assert "none item 1" in caught.value.message
 
     def test_a_rule_needs_something_to_match(self) -> None:
-        with pytest.raises(QueryError):
+        with pytest.raises(QueryError) as caught:
             rule(None)
+        assert str(caught.value) == (
+            "rule has no query (expected query:, all:, any:, none: or feeds:)"
+        )
+
+    @pytest.mark.parametrize(
+        ("lists", "message"),
+        [
+            ({"all": ("rebels", "army AND")},
+             f"column 9: all item 2 ('army AND'): query ends too early (expected {TERM})"),
+            ({"any": ("(Hama",)},
+             "column 6: any item 1 ('(Hama'): '(' at column 1 is never closed (expected ')')"),
+            ({"none": ("x OR",)},
+             f"column 5: none item 1 ('x OR'): query ends too early (expected {TERM})"),
+        ],
+    )  # fmt: skip
+    def test_a_bad_list_item_is_explained_in_full(
+        self, lists: dict[str, tuple[str, ...]], message: str
+    ) -> None:
+        with pytest.raises(QueryError) as caught:
+            rule("Hama", **lists)
+        assert str(caught.value) == message
 
     def test_a_word_that_looks_like_an_operator_can_be_quoted(self) -> None:
         assert matches('"NEAR" "OR"', "near or far")
@@ -637,6 +681,52 @@ class TestRuleBook:
         candidates = [book.rules[i].name for i in book.candidates(doc)]
         assert candidates == ["r7", "hama", "always"]
         assert [h.rule for h in book.match(doc)] == ["r7", "always"]
+
+    @pytest.mark.parametrize(
+        ("query", "text", "candidate"),
+        [
+            # A rule is looked at only for stories holding the rarest term it needs:
+            # a longer word rather than a shorter one, a word rather than a prefix.
+            ("al AND Damascus", "Damascus", True),
+            ("al AND Damascus", "al Quds", False),
+            ("Hama AND rebel*", "Hama", True),
+            ("Hama AND rebel*", "rebels advance", False),
+            ("(Hama OR Idlib) rebels", "Idlib", False),
+            ("(Hama OR Idlib) rebels", "rebels", True),
+            ('"al Sham"', "Sham", True),
+            ('"al Sham"', "al", False),
+            ('"rebel* advance*"', "advances", True),
+            ('"rebel* advance*"', "rebels", False),
+            ('"rebels advance*"', "advances", False),
+            ("Hama NEAR/2 rebel*", "rebels", False),
+            ("reb* NEAR/2 Hama", "Hama", True),
+            ("Idlib OR Hama", "Hama", True),
+            ("Idlib OR Hama", "Homs", False),
+            # Without a term it cannot do without, a rule is looked at for every story.
+            ("Hama OR -Gaza", "Homs", True),
+            ("-Gaza", "Homs", True),
+        ],
+    )
+    def test_a_rule_is_only_checked_on_stories_holding_a_term_it_needs(
+        self, query: str, text: str, candidate: bool
+    ) -> None:
+        book = RuleBook([rule(query)])
+        doc = prepare(story(text))
+        assert bool(book.candidates(doc)) is candidate
+        assert book.match(doc) == book.match_naive(doc)
+
+    @pytest.mark.parametrize("rules", [1, 40])
+    @pytest.mark.parametrize("words", [1, 40])
+    def test_the_index_finds_words_and_prefixes_whichever_side_is_larger(
+        self, rules: int, words: int
+    ) -> None:
+        book = RuleBook(
+            [rule("Hama", name="word"), rule("rebel*", name="prefix")]
+            + [rule(f"other{i}* OR x{i}", name=f"o{i}") for i in range(rules)]
+        )
+        text = "Rebels shelled Hama " + " ".join(f"filler{i}" for i in range(words))
+        doc = prepare(story(text))
+        assert [book.rules[i].name for i in book.candidates(doc)] == ["word", "prefix"]
 
     def test_prefixes_are_indexed(self) -> None:
         book = RuleBook([rule("rebel*", name="p"), rule("army", name="a")])
