@@ -3,7 +3,10 @@ stable ids, and HTTP's conditional requests answered as RFC 9110 says."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import feedparser
@@ -27,6 +30,21 @@ from watcher.core.atom import (
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HOSTILE = "<script>alert(1)</script> Quake"
+ATHENS = timezone(timedelta(hours=2))
+
+
+@pytest.fixture
+def far_from_utc() -> Iterator[None]:
+    """The machine's own zone is UTC+05:30, so naive times cannot pass as UTC by luck."""
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "IST-05:30"
+    time.tzset()
+    yield
+    if saved is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = saved
+    time.tzset()
 
 
 def entry(alert_id: int = 1, **changes: object) -> FeedEntry:
@@ -68,8 +86,13 @@ def test_a_feed_of_alerts_is_valid_atom_with_every_part_of_an_alert() -> None:
         "wire",
         "bbc",
     ]
+    assert second.find("a:link[@rel='alternate']", NS).get("type") == "text/html"
     category = second.find("a:category", NS)
-    assert (category.get("term"), category.get("scheme")) == ("quake", "urn:watcher:rule")
+    assert (category.get("term"), category.get("scheme"), category.get("label")) == (
+        "quake",
+        "urn:watcher:rule",
+        "rule: quake",
+    )
     assert second.findtext("a:summary", namespaces=NS) == "a strong quake struck"
     content = second.findtext("a:content", namespaces=NS)
     assert "Reported by: wire, bbc" in content and "Event (cluster): 11" in content
@@ -78,10 +101,55 @@ def test_a_feed_of_alerts_is_valid_atom_with_every_part_of_an_alert() -> None:
     # No date of its own: published when alerted.
     assert first.findtext("a:published", namespaces=NS) == "2026-03-01T12:02:00Z"
     assert root.findtext("a:updated", namespaces=NS) == "2026-03-01T12:02:00Z"
-    assert root.find("a:link[@rel='self']", NS).get("href").endswith("/alerts.atom")
+    assert root.findtext("a:id", namespaces=NS) == feed_id("/var/lib/watcher/watcher.db", "")
+    assert root.findtext("a:title", namespaces=NS) == "watcher: all alerts"
+    self_link = root.find("a:link[@rel='self']", NS)
+    assert self_link.get("href") == "http://127.0.0.1:9108/alerts.atom"
+    assert self_link.get("type") == "application/atom+xml"
     parsed = feedparser.parse(body)
     assert parsed.entries[1].link == "https://n.example/1"
     assert parsed.entries[1].tags[0].term == "quake"
+
+
+@pytest.mark.parametrize(
+    ("changes", "content"),
+    [
+        (
+            {},
+            "a strong quake struck\n\nRule: quake\nReported by: wire, bbc\n"
+            "Event (cluster): 11\nLink: https://n.example/1",
+        ),
+        (
+            {"outlets": (), "link": None, "snippet": ""},
+            "Rule: quake\nReported by: -\nEvent (cluster): 11",
+        ),
+    ],
+)
+def test_an_entry_content_tells_the_rule_outlets_event_and_link(
+    changes: dict[str, object], content: str
+) -> None:
+    root = check_atom(render(entry(1, **changes)))
+    assert root.findtext("a:entry/a:content", namespaces=NS) == content
+
+
+@pytest.mark.parametrize(
+    ("options", "name"),
+    [({}, "watcher"), ({"generator": "watcher 2.1 (desk)"}, "watcher 2.1 (desk)")],
+)
+def test_the_feed_is_authored_and_generated_by_watcher(
+    options: dict[str, object], name: str
+) -> None:
+    root = check_atom(render(entry(1), **options))
+    assert root.findtext("a:author/a:name", namespaces=NS) == name
+    assert root.findtext("a:generator", namespaces=NS) == name
+
+
+def test_the_document_is_utf8_xml_in_atoms_default_namespace_one_element_a_line() -> None:
+    body = render(entry(1, title="Séisme à Hama"))
+    assert body.startswith(b"<?xml version='1.0' encoding='utf-8'?>\n<feed xmlns=")
+    assert etree.fromstring(body).nsmap == {None: "http://www.w3.org/2005/Atom"}
+    assert '<title type="text">Séisme à Hama</title>'.encode() in body
+    assert b"\n  <entry>\n    <id>" in body
 
 
 def test_hostile_markup_is_text_everywhere() -> None:
@@ -182,10 +250,58 @@ def test_an_empty_feed_is_valid_and_stable() -> None:
     assert etree.fromstring(default.body).findtext("a:updated", namespaces=NS) == rfc3339(EPOCH)
 
 
-def test_rfc3339_is_utc_to_the_second() -> None:
-    athens = datetime(2026, 3, 1, 14, 30, 15, 999, tzinfo=UTC).astimezone()
-    assert rfc3339(athens) == "2026-03-01T14:30:15Z"
-    assert rfc3339(datetime(2026, 3, 1, 14, 30)) == "2026-03-01T14:30:00Z"  # naive: UTC
+@pytest.mark.parametrize(
+    ("moment", "text"),
+    [
+        (datetime(2026, 3, 1, 14, 30, 15, 999, tzinfo=UTC), "2026-03-01T14:30:15Z"),
+        (datetime(2026, 3, 1, 16, 30, 15, tzinfo=ATHENS), "2026-03-01T14:30:15Z"),
+        (datetime(2026, 3, 1, 14, 30), "2026-03-01T14:30:00Z"),  # naive: UTC
+    ],
+)
+@pytest.mark.usefixtures("far_from_utc")
+def test_rfc3339_is_utc_to_the_second(moment: datetime, text: str) -> None:
+    assert rfc3339(moment) == text
+
+
+@pytest.mark.parametrize(
+    ("created", "updated", "shown", "last_modified"),
+    [
+        # Naive times are UTC, whatever the machine's zone; aware ones are converted.
+        (datetime(2026, 3, 1, 12, 0), None, "2026-03-01T12:00:00Z",
+         "Sun, 01 Mar 2026 12:00:00 GMT"),
+        (datetime(2026, 3, 1, 14, 0, tzinfo=ATHENS), None, "2026-03-01T12:00:00Z",
+         "Sun, 01 Mar 2026 12:00:00 GMT"),
+        (datetime(2026, 3, 1, 12, 0), datetime(2026, 3, 1, 15, 0, tzinfo=ATHENS),
+         "2026-03-01T13:00:00Z", "Sun, 01 Mar 2026 13:00:00 GMT"),
+        (datetime(2026, 3, 1, 14, 0, tzinfo=ATHENS), datetime(2026, 3, 1, 12, 30),
+         "2026-03-01T12:30:00Z", "Sun, 01 Mar 2026 12:30:00 GMT"),
+    ],
+)  # fmt: skip
+@pytest.mark.usefixtures("far_from_utc")
+def test_entry_times_in_any_zone_give_utc_dates_and_an_http_last_modified(
+    created: datetime, updated: datetime | None, shown: str, last_modified: str
+) -> None:
+    rendered = render_feed(
+        [entry(1, created=created, updated=updated)], iri="urn:x", title="t", self_href=""
+    )
+    root = check_atom(rendered.body)
+    assert root.findtext("a:entry/a:updated", namespaces=NS) == shown
+    assert root.findtext("a:updated", namespaces=NS) == shown
+    assert rendered.last_modified is not None
+    assert format_datetime(rendered.last_modified, usegmt=True) == last_modified
+
+
+@pytest.mark.usefixtures("far_from_utc")
+def test_entries_are_newest_first_whatever_zone_their_times_are_in() -> None:
+    # 12:30 UTC written in Athens' zone is later than 12:10 naive (UTC), earlier than 12:40.
+    entries = [
+        entry(1, created=datetime(2026, 3, 1, 14, 30, tzinfo=ATHENS)),
+        entry(2, created=datetime(2026, 3, 1, 12, 10)),
+        entry(3, created=datetime(2026, 3, 1, 12, 40)),
+    ]
+    root = check_atom(render(*entries))
+    titles = [e.findtext("a:title", namespaces=NS) for e in root.findall("a:entry", NS)]
+    assert titles == ["Quake number 3", "Quake number 1", "Quake number 2"]
 
 
 ETAG = '"abc123"'
@@ -207,6 +323,9 @@ MODIFIED = datetime(2026, 3, 1, 12, 0, 0, 500_000, tzinfo=UTC)
         (None, format_datetime(MODIFIED, usegmt=True), True),  # same second
         (None, format_datetime(MODIFIED + timedelta(days=1), usegmt=True), True),
         (None, format_datetime(MODIFIED - timedelta(seconds=1), usegmt=True), False),
+        # "-0000": a time in UTC from a sender that will not say its zone.
+        (None, "Sun, 01 Mar 2026 12:00:00 -0000", True),
+        (None, "Sun, 01 Mar 2026 11:59:59 -0000", False),
         (None, "not a date", False),
         (None, "", False),
     ],

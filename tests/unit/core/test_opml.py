@@ -41,12 +41,31 @@ def test_bare_ampersands_and_html_entities_do_not_lose_the_url() -> None:
         b'<outline text="News &amp; Politics &eacute;t&eacute; &#8211; A & B"'
         b' xmlUrl="https://a.example/rss?x=1&y=2&amp;z=3"/>'
         b'<outline type="rss" xmlUrl="https://untitled.example/feed"/>'
+        b'<outline text="Desk &bogus; &lt;3" xmlUrl="https://b.example/rss?a=1&b;=2"/>'
         b"</body></opml>"
     )
     assert read_opml(body) == [
         OpmlFeed("News & Politics été – A & B", "https://a.example/rss?x=1&y=2&z=3"),
         OpmlFeed("untitled.example", "https://untitled.example/feed"),
+        # A name that is no entity at all is kept as written.
+        OpmlFeed("Desk &bogus; <3", "https://b.example/rss?a=1&b;=2"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("attributes", "title"),
+    [
+        (b'title="Wire" text="The Wire, world desk"', "Wire"),
+        (b'text="The Wire, world desk"', "The Wire, world desk"),
+        (b'TITLE="Wire" Text="The Wire"', "Wire"),
+        (b'title="" text="The Wire"', "The Wire"),
+        (b'title="  Wire \n desk "', "Wire desk"),
+    ],
+)
+def test_a_feed_is_named_by_its_title_then_its_text(attributes: bytes, title: str) -> None:
+    outline = b"<outline " + attributes + b' xmlUrl="https://a.example/rss"/>'
+    body = b'<opml version="2.0"><body>' + outline + b"</body></opml>"
+    assert read_opml(body) == [OpmlFeed(title, "https://a.example/rss")]
 
 
 @pytest.mark.parametrize(
@@ -62,6 +81,38 @@ def test_a_file_that_is_not_opml_is_refused_in_words(body: bytes, message: str) 
     with pytest.raises(OpmlError, match=re.escape(message)) as caught:
         read_opml(body)
     assert isinstance(caught.value, WatcherError)
+
+
+@pytest.mark.parametrize(
+    ("reference", "title"),
+    [
+        # In an attribute an external entity is not even XML: read as the bare "&" it looks like.
+        ('<outline text="Wire&s;" xmlUrl="https://a.example/rss"/>', "Wire&s;"),
+        # Between outlines it would pull the other file's outlines into the list.
+        ('<outline text="Wire" xmlUrl="https://a.example/rss"/>&s;', "Wire"),
+    ],
+)
+def test_an_opml_file_cannot_pull_in_local_files_through_entities(
+    tmp_path: Path, reference: str, title: str
+) -> None:
+    other = tmp_path / "other.xml"
+    other.write_text('<outline text="Secret" xmlUrl="file:///etc/passwd"/>')
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY s SYSTEM "{other.as_uri()}">]>'
+        f'<opml version="2.0"><body>{reference}</body></opml>'
+    ).encode()
+    assert read_opml(body) == [OpmlFeed(title, "https://a.example/rss")]
+
+
+def test_only_outlines_written_in_the_file_are_read_never_ones_its_entities_expand_to() -> None:
+    # Entities are never expanded, so no file can grow (a billion laughs) while read.
+    body = (
+        b'<?xml version="1.0"?><!DOCTYPE opml [<!ENTITY more '
+        b'\'<outline text="Injected" xmlUrl="https://b.example/rss"/>\'>]>'
+        b'<opml version="2.0"><body><outline text="Wire" xmlUrl="https://a.example/rss"/>'
+        b"&more;</body></opml>"
+    )
+    assert read_opml(body) == [OpmlFeed("Wire", "https://a.example/rss")]
 
 
 def test_an_opml_file_cannot_read_local_files_through_entities(tmp_path: Path) -> None:
@@ -88,6 +139,30 @@ def test_written_opml_is_valid_2_0_and_reads_back_exactly() -> None:
     assert [(f.title, f.url) for f in read_opml(text.encode("utf-8"))] == pairs
 
 
+def test_written_opml_is_indented_for_a_person_to_read() -> None:
+    assert write_opml([("wire", "https://a.example/rss?x=1&y=2")]) == (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<opml version="2.0">\n'
+        "  <head>\n"
+        "    <title>watcher feeds</title>\n"
+        "  </head>\n"
+        "  <body>\n"
+        '    <outline type="rss" text="wire" title="wire"'
+        ' xmlUrl="https://a.example/rss?x=1&amp;y=2"/>\n'
+        "  </body>\n"
+        "</opml>\n"
+    )
+
+
+def test_written_opml_drops_characters_xml_cannot_carry() -> None:
+    text = write_opml([("wi\x00re\x1f", "https://a.example/r\x0bss")], title="Desk\x08")
+    root = etree.fromstring(text.encode("utf-8"))
+    assert root.findtext("head/title") == "Desk"
+    assert [dict(o.attrib) for o in root.findall("body/outline")] == [
+        {"type": "rss", "text": "wire", "title": "wire", "xmlUrl": "https://a.example/rss"}
+    ]
+
+
 @pytest.mark.parametrize(
     ("titles", "taken", "names"),
     [
@@ -100,6 +175,15 @@ def test_written_opml_is_valid_2_0_and_reads_back_exactly() -> None:
         (["News 2", "News", "News"], set(), ["news-2", "news", "news-3"]),
         (["The quick brown fox jumps over the lazy dog and keeps running"], set(),
          ["the-quick-brown-fox-jumps-over-the-lazy"]),
+        # Long names are cut at a word, not in one; 40 characters are kept whole.
+        (["Sueddeutsche Zeitung Politik und Wirtschaft heute"], set(),
+         ["sueddeutsche-zeitung-politik-und"]),
+        (["The international news desks of tomorrow"], set(),
+         ["the-international-news-desks-of-tomorrow"]),
+        (["Donaudampfschifffahrtsgesellschaftskapitaen news"], set(),
+         ["donaudampfschifffahrtsgesellschaftskapit"]),
+        (["Donaudampfschifffahrtsgesellschaftskapita Wien"], set(),
+         ["donaudampfschifffahrtsgesellschaftskapit"]),
     ],
 )  # fmt: skip
 def test_names_are_readable_slugs_that_never_clash(

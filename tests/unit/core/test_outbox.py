@@ -75,6 +75,11 @@ def test_retry_delay_doubles_per_attempt_up_to_the_cap(attempts: int, delay: tim
         (timedelta(seconds=1), timedelta(seconds=10), 3, timedelta(seconds=8)),
         (timedelta(seconds=1), timedelta(seconds=10), 4, timedelta(seconds=10)),
         (timedelta(minutes=5), timedelta(minutes=1), 0, timedelta(minutes=1)),
+        # Under a cap far off, the delay stops doubling after 16 doublings, so that
+        # thousands of attempts never overflow a timedelta.
+        (timedelta(seconds=1), timedelta(days=365), 16, timedelta(seconds=65536)),
+        (timedelta(seconds=1), timedelta(days=365), 17, timedelta(seconds=65536)),
+        (timedelta(seconds=1), timedelta(days=365), 10_000, timedelta(seconds=65536)),
     ],
 )
 def test_a_retry_policy_of_ones_own(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
@@ -19,6 +20,9 @@ from watcher.core.rules import (
     prepare,
     snippet,
 )
+
+TWELVE = "one two three four five six seven eight nine ten eleven twelve"
+TERM = "a word, a quoted phrase, a /regex/ or a '(' group"
 
 
 def story(
@@ -243,6 +247,23 @@ class TestPhrases:
 
 
 class TestBoolean:
+    @pytest.mark.parametrize(
+        ("query", "matching", "other"),
+        [
+            ("Hama /rebel/", "Hama rebels", "Hama army"),
+            ("Hama (rebels OR army)", "Hama army", "Hama police"),
+            ("Hama =HTS", "Hama HTS", "Hama hts"),
+            ("Hama title:rebels", "Hama rebels", "Hama police"),
+            ('Hama "al Sham"', "Hama al Sham", "Hama Sham al"),
+            ("Xinjiang (camps)", "Xinjiang camps", "Xinjiang"),
+        ],
+    )
+    def test_side_by_side_terms_of_any_kind_mean_and(
+        self, query: str, matching: str, other: str
+    ) -> None:
+        assert matches(query, matching)
+        assert not matches(query, other)
+
     def test_and(self) -> None:
         assert matches("Hama AND rebels", "Rebels shelled Hama")
         assert not matches("Hama AND rebels", "Army shelled Hama")
@@ -441,6 +462,94 @@ class TestErrors:
             assert problem.expected is not None and expected in problem.expected
         assert f"column {column}" in str(problem)
 
+    @pytest.mark.parametrize(
+        ("query", "message"),
+        [
+            ("", f"column 1: empty query (expected {TERM})"),
+            ("Hama AND", f"column 9: query ends too early (expected {TERM})"),
+            ("Hama (", f"column 7: query ends too early (expected {TERM})"),
+            ("OR Hama", f"column 1: 'OR' needs a term before it (expected {TERM})"),
+            ("NEAR/2 Hama", f"column 1: 'NEAR/2' needs a term before it (expected {TERM})"),
+            ("x AND )", f"column 7: unexpected ')' (expected {TERM})"),
+            ("()", f"column 2: empty parentheses (expected {TERM})"),
+            ("(Hama OR Idlib", "column 15: '(' at column 1 is never closed (expected ')')"),
+            ("Hama)", "column 5: unbalanced ')' (expected a term or the end of the query)"),
+            ('"Hama rebels', 'column 1: unclosed quote (expected a closing ")'),
+            ("/hama", "column 1: unclosed /regex/ (expected a closing /)"),
+            ("//", "column 1: empty /regex/ (expected a pattern between the slashes)"),
+            ("/(hama/", "column 1: invalid /regex/: missing ): (hama (expected RE2 syntax)"),
+            ("/Türk/",
+             "column 1: a /regex/ runs on folded text (lower case, accents removed), so"
+             " 'Türk' can never match as written (expected the folded form /turk/)"),
+            ("titel:Hama",
+             "column 1: unknown field 'titel:' (expected one of title:, summary:, content:,"
+             " author:, url:, category:, feed: (put a word holding ':' in quotes))"),
+            ("title: Hama", f"column 7: 'title:' must be followed by a term (expected {TERM})"),
+            ("title:(summary:Hama)", "column 8: 'summary:' inside another field"),
+            ("Hama rebels OR Idlib",
+             "column 13: AND and OR mixed without parentheses (expected parentheses to say"
+             " which is meant, e.g. (A AND B) OR C or A AND (B OR C))"),
+            ("Hama NEAR/x rebels",
+             "column 6: bad distance in 'NEAR/x' (expected NEAR/n with n ≥ 1, e.g. NEAR/3)"),
+            ("Hama NEAR/2 rebels NEAR/2 army",
+             "column 20: NEAR joins exactly two terms (expected AND between two NEAR groups)"),
+            ("army NEAR/2 /rebel/",
+             "column 13: NEAR needs a word or phrase on each side"
+             " (expected a word, a quoted phrase or a group of them joined by OR)"),
+            ("title:Hama NEAR/2 summary:rebels",
+             "column 12: the two sides of NEAR are in different fields"),
+            ("reb*els",
+             "column 1: '*' inside 'reb*els' (expected '*' only at the end of a word (rebel*))"),
+            ("Hama -", f"column 7: '-' (NOT) must be followed by a term (expected {TERM})"),
+            ("-)", f"column 2: '-' (NOT) must be followed by a term (expected {TERM})"),
+            ("=",
+             "column 2: '=' (exact case) must be followed by a term"
+             " (expected a word or a quoted phrase)"),
+            ("=/hts/",
+             "column 2: '=' (exact case) must be followed by a word or phrase"
+             " (expected a word or a quoted phrase)"),
+            ("Hama '", f"column 6: no letters or digits in ''' (expected {TERM})"),
+            ('" , "', "column 1: empty phrase (expected words between the quotes)"),
+            ("title:(Hama OR summary:Idlib)", "column 16: 'summary:' inside another field"),
+            ("title:(Hama summary:Idlib)", "column 13: 'summary:' inside another field"),
+            ("title:(Hama -summary:Idlib)", "column 14: 'summary:' inside another field"),
+            ("title:(Hama NEAR/2 summary:Idlib)", "column 20: 'summary:' inside another field"),
+            ("Hama NEAR/2 NOT rebels", f"column 13: 'NOT' cannot be used here (expected {TERM})"),
+            ("Hama NEAR/2 -rebels", f"column 13: '-' cannot be used here (expected {TERM})"),
+        ],
+    )  # fmt: skip
+    def test_bad_queries_are_explained_in_full(self, query: str, message: str) -> None:
+        assert str(error(query)) == message
+
+    @pytest.mark.parametrize(
+        ("query", "column"),
+        [
+            ("(" * 101 + "Hama" + ")" * 101, 101),
+            ("NOT " * 101 + "Hama", 401),
+            ("-" * 101 + "Hama", 101),
+            ("(" * 60 + "-" * 41 + "Hama" + ")" * 60, 101),
+        ],
+    )
+    def test_more_than_100_levels_of_nesting_are_refused_at_the_one_too_many(
+        self, query: str, column: int
+    ) -> None:
+        assert str(error(query)) == (
+            f"column {column}: nested more than 100 levels deep (parentheses and NOTs)"
+        )
+
+    @pytest.mark.parametrize(
+        "query",
+        [
+            "(" * 100 + "Hama" + ")" * 100,
+            "NOT " * 100 + "Hama",  # an even number of NOTs: Hama itself
+            "-" * 100 + "Hama",
+            # Depth is what is open at once: closed groups give their levels back.
+            "(" * 50 + "-Hamas" + ")" * 50 + " " + "(" * 99 + "-Gaza" + ")" * 99,
+        ],
+    )
+    def test_100_levels_of_nesting_still_work(self, query: str) -> None:
+        assert matches(query, "Rebels shelled Hama")
+
     def test_a_bad_list_item_is_named(self) -> None:
         with pytest.raises(QueryError) as caught:
             rule("Hama", all=("rebels", "army AND"))
@@ -454,8 +563,29 @@ class TestErrors:
         assert "none item 1" in caught.value.message
 
     def test_a_rule_needs_something_to_match(self) -> None:
-        with pytest.raises(QueryError):
+        with pytest.raises(QueryError) as caught:
             rule(None)
+        assert str(caught.value) == (
+            "rule has no query (expected query:, all:, any:, none: or feeds:)"
+        )
+
+    @pytest.mark.parametrize(
+        ("lists", "message"),
+        [
+            ({"all": ("rebels", "army AND")},
+             f"column 9: all item 2 ('army AND'): query ends too early (expected {TERM})"),
+            ({"any": ("(Hama",)},
+             "column 6: any item 1 ('(Hama'): '(' at column 1 is never closed (expected ')')"),
+            ({"none": ("x OR",)},
+             f"column 5: none item 1 ('x OR'): query ends too early (expected {TERM})"),
+        ],
+    )  # fmt: skip
+    def test_a_bad_list_item_is_explained_in_full(
+        self, lists: dict[str, tuple[str, ...]], message: str
+    ) -> None:
+        with pytest.raises(QueryError) as caught:
+            rule("Hama", **lists)
+        assert str(caught.value) == message
 
     def test_a_word_that_looks_like_an_operator_can_be_quoted(self) -> None:
         assert matches('"NEAR" "OR"', "near or far")
@@ -552,6 +682,52 @@ class TestRuleBook:
         assert candidates == ["r7", "hama", "always"]
         assert [h.rule for h in book.match(doc)] == ["r7", "always"]
 
+    @pytest.mark.parametrize(
+        ("query", "text", "candidate"),
+        [
+            # A rule is looked at only for stories holding the rarest term it needs:
+            # a longer word rather than a shorter one, a word rather than a prefix.
+            ("al AND Damascus", "Damascus", True),
+            ("al AND Damascus", "al Quds", False),
+            ("Hama AND rebel*", "Hama", True),
+            ("Hama AND rebel*", "rebels advance", False),
+            ("(Hama OR Idlib) rebels", "Idlib", False),
+            ("(Hama OR Idlib) rebels", "rebels", True),
+            ('"al Sham"', "Sham", True),
+            ('"al Sham"', "al", False),
+            ('"rebel* advance*"', "advances", True),
+            ('"rebel* advance*"', "rebels", False),
+            ('"rebels advance*"', "advances", False),
+            ("Hama NEAR/2 rebel*", "rebels", False),
+            ("reb* NEAR/2 Hama", "Hama", True),
+            ("Idlib OR Hama", "Hama", True),
+            ("Idlib OR Hama", "Homs", False),
+            # Without a term it cannot do without, a rule is looked at for every story.
+            ("Hama OR -Gaza", "Homs", True),
+            ("-Gaza", "Homs", True),
+        ],
+    )
+    def test_a_rule_is_only_checked_on_stories_holding_a_term_it_needs(
+        self, query: str, text: str, candidate: bool
+    ) -> None:
+        book = RuleBook([rule(query)])
+        doc = prepare(story(text))
+        assert bool(book.candidates(doc)) is candidate
+        assert book.match(doc) == book.match_naive(doc)
+
+    @pytest.mark.parametrize("rules", [1, 40])
+    @pytest.mark.parametrize("words", [1, 40])
+    def test_the_index_finds_words_and_prefixes_whichever_side_is_larger(
+        self, rules: int, words: int
+    ) -> None:
+        book = RuleBook(
+            [rule("Hama", name="word"), rule("rebel*", name="prefix")]
+            + [rule(f"other{i}* OR x{i}", name=f"o{i}") for i in range(rules)]
+        )
+        text = "Rebels shelled Hama " + " ".join(f"filler{i}" for i in range(words))
+        doc = prepare(story(text))
+        assert [book.rules[i].name for i in book.candidates(doc)] == ["word", "prefix"]
+
     def test_prefixes_are_indexed(self) -> None:
         book = RuleBook([rule("rebel*", name="p"), rule("army", name="a")])
         doc = prepare(story("Rebels shelled Hama"))
@@ -610,6 +786,75 @@ class TestSnippet:
         shown = snippet(doc, RuleBook([rule("title:Hama")]).match(doc)[0])
         assert shown.text == "Hama news"
         assert shown.marks == ((0, 4),)
+
+    @pytest.mark.parametrize(
+        ("query", "width", "text", "marked"),
+        [
+            # About a third of the room before the match, cut at spaces, "…" where cut.
+            ("seven", 30, "…six seven eight nine ten…", ["seven"]),
+            ("two", 30, "one two three four five six…", ["two"]),
+            ("one", 30, "one two three four five six…", ["one"]),
+            ("twelve", 30, "…eight nine ten eleven twelve", ["twelve"]),
+            ('"seven eight"', 12, "…seven eight…", ["seven eight"]),
+            # The matched words are shown whole even when they are wider than the room.
+            ("seven", 5, "…seven…", ["seven"]),
+            # A text that fits is shown whole; one character more and it is cut.
+            ("seven", 62, TWELVE, ["seven"]),
+            ("seven", 61, "…two three four five six seven eight nine ten eleven twelve", ["seven"]),
+            # Nothing to show around: the start of the body.
+            ("-Gaza", 30, "one two three four five six…", []),
+        ],
+    )
+    def test_a_long_body_is_cut_to_the_width_around_the_match(
+        self, query: str, width: int, text: str, marked: list[str]
+    ) -> None:
+        doc = prepare(story("Title", TWELVE))
+        shown = snippet(doc, RuleBook([rule(query)]).match(doc)[0], width=width)
+        assert shown.text == text
+        assert [shown.text[a:b] for a, b in shown.marks] == marked
+
+    def test_long_words_around_the_match_are_dropped_not_cut(self) -> None:
+        body = "Aaaaaaaaaaaaaaaaaaaa Bbbbbbbbbbbbbbbbbbbb Hama Cccccccccccccccccccc Ddddddddddd"
+        doc = prepare(story("Title", body))
+        shown = snippet(doc, RuleBook([rule("Hama")]).match(doc)[0], width=20)
+        assert (shown.text, shown.marks) == ("…Hama…", ((1, 5),))
+
+    def test_the_default_width_is_200_characters(self) -> None:
+        body = " ".join(["word"] * 38 + ["Hama", "tails"])  # 200 characters
+        doc = prepare(story("Title", body))
+        hit = RuleBook([rule("Hama")]).match(doc)[0]
+        assert snippet(doc, hit).text == body
+        doc = prepare(story("Title", body + "s"))
+        assert snippet(doc, hit).text == "…" + (body + "s")[5:]  # the first word goes
+
+    @pytest.mark.parametrize(
+        ("query", "fields", "text", "marks"),
+        [
+            ("category:Syria", {"categories": ("Middle East", "Syria")}, "Middle East; Syria",
+             ((13, 18),)),
+            ("category:Syria", {"categories": ("Middle East", "Syria", "War in Syria")},
+             "Middle East; Syria; War in Syria", ((13, 18), (27, 32))),
+            ('category:"middle east"', {"categories": ("Syria", "Middle East")},
+             "Syria; Middle East", ((7, 18),)),
+            ("category:syria", {"categories": ("Türkiye", "Syria")}, "Türkiye; Syria",
+             ((9, 14),)),
+            ("author:Kurdi", {"author": "Lina Kurdi"}, "Lina Kurdi", ((5, 10),)),
+            ("url:hama", {"link": "https://example.com/syria/hama"},
+             "https://example.com/syria/hama", ((26, 30),)),
+            ("feed:arabic", {"feed": "BBC Arabic"}, "BBC Arabic", ((4, 10),)),
+        ],
+    )  # fmt: skip
+    def test_a_match_outside_the_body_shows_and_marks_its_own_field(
+        self, query: str, fields: dict[str, Any], text: str, marks: tuple[tuple[int, int], ...]
+    ) -> None:
+        doc = prepare(story("Title", **fields))
+        shown = snippet(doc, RuleBook([rule(query)]).match(doc)[0])
+        assert (shown.text, shown.marks) == (text, marks)
+
+    def test_a_story_with_no_text_has_an_empty_snippet(self) -> None:
+        doc = prepare(story(feed="bbc"))
+        shown = snippet(doc, RuleBook([rule(None, feeds=("bbc",))]).match(doc)[0])
+        assert (shown.text, shown.marks) == ("", ())
 
     def test_a_negative_rule_shows_the_start_of_the_body(self) -> None:
         doc = prepare(story("Title", "Body text"))
