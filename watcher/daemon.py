@@ -96,6 +96,8 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
         loop.add_signal_handler(signal.SIGHUP, self._reload.set)
+        if not isinstance(self.config.database, Path):  # shared: every line names us
+            name_instance(self.config.instance)
         log_warnings(self.config)
         self.metrics.instance.labels(self.config.instance).set(1)
         async with open_pipeline(
@@ -122,7 +124,6 @@ class Daemon:
                     raise ConfigError([Problem(str(self.config.path), None, message)]) from None
             scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
             if pipeline.store.shared:
-                name_instance(self.config.instance)
                 pipeline.store.register_feeds({f.name: f.url for f in self.config.feeds})
                 self._every(scheduler, "claim", CLAIM_INTERVAL, self._claim, pipeline)
             else:

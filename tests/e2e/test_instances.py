@@ -10,17 +10,20 @@ held are polled again by the others once its leases run out.
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import threading
 import time
 from pathlib import Path
 
 import psycopg
+from click.testing import CliRunner
 
 from tests.conftest import Capture, Item, Project, rss
 from tests.support.daemon import LoggedDaemon
 from tests.support.httpserver import HTTPServer
 from tests.support.waiting import wait_for
+from watcher.cli import cli
 
 INTERVAL = 2.0  # seconds
 LEASE = 6.0
@@ -230,6 +233,13 @@ def test_a_copy_polled_by_another_instance_a_second_later_is_the_same_event(
     finally:
         for daemon in daemons:
             daemon.kill()
+    # Each instance names itself in every log line, and `watcher feeds` names the poller.
+    for name, daemon in zip(configs, daemons, strict=True):
+        lines = [line for line in daemon.output().splitlines() if line.strip()]
+        assert lines and all(line.startswith(f"[{name}] ") for line in lines), lines[:3]
+    feeds = json.loads(CliRunner().invoke(cli, ["--config", str(tmp_path / "a" / "config.yaml"),
+                                                "feeds", "--json"]).stdout)  # fmt: skip
+    assert [(f["name"], f["polled_by"]) for f in feeds] == [("wire", "a")]
     rows = stored()
     assert {feed for feed, _ in rows} == {"wire", "outlet"}
     assert len({cluster for _, cluster in rows}) == 1  # one event
