@@ -176,7 +176,6 @@ def test_three_instances_share_the_feeds_and_alert_each_story_once(
         assert any(at > LEASE + 2 * INTERVAL for at in after), (feed, after)
     with psycopg.connect(postgres_url) as conn:
         last = dict(conn.execute("SELECT name, polled_by FROM feeds").fetchall())
-    assert set(last.values()) <= {"a", "c", "b"}
     assert {last[feed] for feed in held_by_b} <= {"a", "c"}
     # Both survivors did their share.
     assert {"a", "c"} <= set(last.values())

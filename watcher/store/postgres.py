@@ -161,7 +161,7 @@ class PostgresStore(SQLStore):
             pool.open(wait=True, timeout=connect_timeout)
         except PoolTimeout:
             pool.close()
-            raise StoreError(self._cannot_connect(pool)) from None
+            raise StoreError(self._cannot_connect()) from None
         self.db = PostgresDatabase(pool)
         try:
             self._migrate()
@@ -169,7 +169,7 @@ class PostgresStore(SQLStore):
             self.db.close()
             raise StoreError(f"cannot use database {self.describe()}: {exc}") from None
 
-    def _cannot_connect(self, pool: ConnectionPool[Any]) -> str:
+    def _cannot_connect(self) -> str:
         try:  # one direct attempt, for the server's own words
             psycopg.connect(self.url, connect_timeout=5).close()
         except psycopg.Error as exc:
@@ -204,13 +204,7 @@ class PostgresStore(SQLStore):
         with self.db.atomic():
             self.db.execute("SELECT pg_advisory_xact_lock(?)", [MIGRATE_LOCK])
             self.db.execute("CREATE TABLE IF NOT EXISTS watcher_schema (version INTEGER)")
-            current = self.version
-            if current > len(MIGRATIONS):
-                raise StoreError(
-                    f"database {self.describe()} is version {current}, newer than this "
-                    f"watcher understands ({len(MIGRATIONS)}): upgrade watcher"
-                )
-            for number in range(current, len(MIGRATIONS)):
+            for number in self._pending_migrations(self.version, len(MIGRATIONS)):
                 MIGRATIONS[number](self.db)
                 self.db.execute("INSERT INTO watcher_schema (version) VALUES (?)", [number + 1])
 

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from watcher.core.errors import StoreError
+
 # SQLite caps the number of parameters in one statement.
 CHUNK = 500
 # How long a feed or a delivery claimed by an instance stays its own (``lease:``).
@@ -90,6 +92,16 @@ class SQLBase:
         commit, so nothing can come between; a shared backend serialises here.
         """
         yield
+
+    def _pending_migrations(self, current: int, known: int) -> range:
+        """The steps from ``current`` to ``known``; a database newer than this watcher
+        is refused rather than damaged."""
+        if current > known:
+            raise StoreError(
+                f"database {self.describe()} is version {current}, newer than this watcher "
+                f"understands ({known}): upgrade watcher"
+            )
+        return range(current, known)
 
     def _lock_claims(self) -> None:
         """Within a transaction: no other instance claims feeds until it ends."""

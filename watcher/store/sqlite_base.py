@@ -42,13 +42,7 @@ class SQLiteBase(SQLBase):
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def _migrate(self) -> None:
-        current = self.version
-        if current > len(MIGRATIONS):
-            raise StoreError(
-                f"database {self.path} is version {current}, newer than this watcher "
-                f"understands ({len(MIGRATIONS)}): upgrade watcher"
-            )
-        for number in range(current, len(MIGRATIONS)):
+        for number in self._pending_migrations(self.version, len(MIGRATIONS)):
             with self.db.atomic():
                 MIGRATIONS[number](self.db)
                 self.db.execute(f"PRAGMA user_version = {number + 1}")
