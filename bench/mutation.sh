@@ -3,8 +3,8 @@
 #
 #   bench/mutation.sh [MODULE...]     e.g. bench/mutation.sh units dedupe
 #
-# MODULE is a file of watcher/core without .py; with none, the seven modules of
-# issue #18.  Prints, per module, killed/total and the percentage, then the
+# MODULE is a file of watcher/core without .py; with none, every core module
+# (hours on two cores: run a few at a time, or set MUTATION_JOBS to the CPUs).  Prints, per module, killed/total and the percentage, then the
 # mutants not killed (see one with `mutmut show NAME` in the scratch directory).
 #
 # The tests run on each module's mutants are its own unit tests,
@@ -27,7 +27,10 @@ VENV=${VENV:-$ROOT/.venv}
 WORK=${MUTATION_DIR:-${TMPDIR:-/tmp}/watcher-mutation}
 
 if [ $# -eq 0 ]; then
-    set -- dates politeness health text dedupe units schedule
+    for path in watcher/core/*.py; do
+        module=$(basename "$path" .py)
+        [ "$module" = __init__ ] || set -- "$@" "$module"
+    done
 fi
 for module in "$@"; do
     if [ ! -f "watcher/core/$module.py" ]; then

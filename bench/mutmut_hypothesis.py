@@ -4,9 +4,17 @@ mutmut runs the selected tests twice in one process (once to learn which tests
 reach which function, once clean), which Hypothesis's ``differing_executors``
 health check takes for a test class called from two executors.  The derandomised
 examples make a survivor the same survivor on every run.
+
+mutmut's trampoline adds frames to every call, so a rule nested 100 levels deep
+(which the parser must still accept) passes Python's default recursion limit of
+1000 under it; the limit is raised for the mutation runs only.
 """
 
+import sys
+
 from hypothesis import HealthCheck, settings
+
+sys.setrecursionlimit(10_000)
 
 settings.register_profile(
     "mutmut",

@@ -46,7 +46,7 @@ def extract_article(html: bytes | str, url: str) -> Article | None:
 
     Dates later than today (by the system clock, which htmldate reads) are not believed.
     """
-    if not html or (isinstance(html, bytes) and not html.strip()):
+    if not html.strip():
         return None
     date_params: dict[str, Any] = {
         "extensive_search": False,  # dates guessed from free text are too often wrong
@@ -56,28 +56,27 @@ def extract_article(html: bytes | str, url: str) -> Article | None:
     }
     # Imported here: a tenth of a second that only full-text feeds and `match --url` need.
     import trafilatura
+    from trafilatura.settings import Document
 
     try:
         document = trafilatura.bare_extraction(
             html,
             url=url,
             with_metadata=True,
-            include_comments=False,
+            include_comments=False,  # images and links are left out by default
             include_tables=False,
-            include_images=False,
-            include_links=False,
             favor_precision=True,
             date_extraction_params=date_params,
         )
     except (ValueError, etree.LxmlError):
         return None  # a page trafilatura cannot read is a page without an article
-    if document is None:
+    if not isinstance(document, Document):  # None: no article (a dict only with as_dict)
         return None
-    text = _without_chrome(_text(getattr(document, "text", None)))
+    text = _without_chrome(_text(document.text))
     if not text:
         return None
-    title = _text(getattr(document, "title", None)) or None
-    return Article(text=text, published=iso_datetime(getattr(document, "date", None)), title=title)
+    title = _text(document.title) or None
+    return Article(text=text, published=iso_datetime(document.date), title=title)
 
 
 def _text(value: object) -> str:
