@@ -77,7 +77,7 @@ def wilson(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
     half = (
         z * ((p * (1 - p) / trials + z * z / (4 * trials * trials)) ** 0.5) / (1 + z * z / trials)
     )
-    return centre - half, centre + half
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def pct(values: Sequence[float], q: int) -> float:
@@ -115,6 +115,22 @@ def quality() -> None:
         p, r, _, fp, _ = precision_recall(labels, scores, th)
         print(f"  {th:9.2f}  {p:9.3f}  {r:6.3f}  {fp:3d}")
     print("  by category at the default (merged / pairs):")
+    by_category(pairs, scores)
+    _, _, tp, fp, fn = precision_recall(labels, scores, DEFAULT_THRESHOLD)
+    lo, hi = wilson(tp, tp + fp)
+    rlo, rhi = wilson(tp, tp + fn)
+    print(f"  95% intervals: precision {lo:.3f}-{hi:.3f}, recall {rlo:.3f}-{rhi:.3f}")
+    cross = [bool(p.get("cross_language")) for p in pairs]
+    for name, keep in (("same-language", False), ("cross-language", True)):
+        chosen = [i for i, c in enumerate(cross) if c == keep]
+        subset(name, [pairs[i] for i in chosen], [scores[i] for i in chosen])
+    print("  threshold chosen on half the pairs, scored on the other half (200 random halvings):")
+    held_out(labels, scores, cross)
+    library_alternative(pairs, labels)
+
+
+def by_category(pairs: Sequence[dict[str, object]], scores: Sequence[float]) -> None:
+    """Merged / pairs per category at the default threshold, with a 95% Wilson interval."""
     groups: dict[tuple[bool, str], list[int]] = defaultdict(lambda: [0, 0])
     for pair, score in zip(pairs, scores, strict=True):
         group = groups[(bool(pair["same"]), str(pair["category"]))]
@@ -123,32 +139,58 @@ def quality() -> None:
     for (same, category), (merged, total) in sorted(
         groups.items(), key=lambda g: (-g[0][0], g[0][1])
     ):
-        print(f"    {'same' if same else 'not '} {category:13} {merged:3d} / {total}")
-    _, _, tp, fp, fn = precision_recall(labels, scores, DEFAULT_THRESHOLD)
+        lo, hi = wilson(merged, total)
+        print(
+            f"    {'same' if same else 'not '} {category:13} {merged:3d} / {total:<3d}"
+            f"  {merged / total:.3f} ({lo:.3f}-{hi:.3f})"
+        )
+
+
+def subset(name: str, pairs: Sequence[dict[str, object]], scores: Sequence[float]) -> None:
+    """Precision and recall with 95% intervals on one part of the set (by language)."""
+    labels = [bool(p["same"]) for p in pairs]
+    p, r, tp, fp, fn = precision_recall(labels, scores, DEFAULT_THRESHOLD)
     lo, hi = wilson(tp, tp + fp)
     rlo, rhi = wilson(tp, tp + fn)
-    print(f"  95% intervals: precision {lo:.3f}-{hi:.3f}, recall {rlo:.3f}-{rhi:.3f}")
-    print("  threshold chosen on half the pairs, scored on the other half (200 random halvings):")
+    shown = f"{p:.3f} ({lo:.3f}-{hi:.3f})" if tp + fp else "- (nothing merged)"
+    print(
+        f"  {name}: {len(pairs)} pairs ({sum(labels)} same); precision {shown}"
+        f"  recall {r:.3f} ({rlo:.3f}-{rhi:.3f})  tp {tp} fp {fp} fn {fn}"
+    )
+    by_category(pairs, scores)
+
+
+def held_out(labels: Sequence[bool], scores: Sequence[float], cross: Sequence[bool]) -> None:
     rng = random.Random(0)
-    chosen, held_p, held_r = [], [], []
+    chosen: list[float] = []
+    held: dict[str, tuple[list[float], list[float]]] = {
+        name: ([], []) for name in ("all", "same-language", "cross-language")
+    }
     for _ in range(200):
-        order = list(range(len(pairs)))
+        order = list(range(len(labels)))
         rng.shuffle(order)
         fit, test = order[::2], order[1::2]
         th = pick_threshold([labels[i] for i in fit], [scores[i] for i in fit], 0.95)
-        p, r, *_ = precision_recall([labels[i] for i in test], [scores[i] for i in test], th)
         chosen.append(th)
-        held_p.append(p)
-        held_r.append(r)
+        for name, part in (
+            ("all", test),
+            ("same-language", [i for i in test if not cross[i]]),
+            ("cross-language", [i for i in test if cross[i]]),
+        ):
+            p, r, *_ = precision_recall([labels[i] for i in part], [scores[i] for i in part], th)
+            held[name][0].append(p)
+            held[name][1].append(r)
     print(
         f"    threshold median {median(chosen):.2f}"
-        f" (10-90%: {pct(chosen, 10):.2f}-{pct(chosen, 90):.2f})\n"
-        f"    held-out precision median {median(held_p):.3f}"
-        f" (10-90%: {pct(held_p, 10):.3f}-{pct(held_p, 90):.3f})\n"
-        f"    held-out recall median {median(held_r):.3f}"
-        f" (10-90%: {pct(held_r, 10):.3f}-{pct(held_r, 90):.3f})"
+        f" (10-90%: {pct(chosen, 10):.2f}-{pct(chosen, 90):.2f})"
     )
-    library_alternative(pairs, labels)
+    for name, (held_p, held_r) in held.items():
+        print(
+            f"    {name:14} held-out precision median {median(held_p):.3f}"
+            f" (10-90%: {pct(held_p, 10):.3f}-{pct(held_p, 90):.3f}),"
+            f" recall median {median(held_r):.3f}"
+            f" (10-90%: {pct(held_r, 10):.3f}-{pct(held_r, 90):.3f})"
+        )
 
 
 def library_alternative(pairs: list[dict[str, object]], labels: list[bool]) -> None:
