@@ -319,11 +319,24 @@ class TestNear:
         assert not matches('"al Sham" NEAR/2 (Idlib OR Hama)', "Tahrir al-Sham seized Homs")
 
     def test_many_repeats_cannot_stall_near(self) -> None:
+        """30,000 of each word: pairing every position with every other would take minutes.
+
+        Timed against ``AND`` over the same text (best of three each), not against the
+        clock, so a loaded machine slows both; linear NEAR is about 5x AND here.
+        """
         text = "Hama " * 30_000 + "x " * 10 + "rebels " * 30_000
-        started = time.perf_counter()
+
+        def best_of_three(query: str) -> float:
+            times = []
+            for _ in range(3):
+                started = time.perf_counter()
+                matches(query, text)
+                times.append(time.perf_counter() - started)
+            return min(times)
+
         assert not matches("Hama NEAR/3 rebels", text)
         assert matches("Hama NEAR/11 rebels", text)
-        assert time.perf_counter() - started < 2.0
+        assert best_of_three("Hama NEAR/11 rebels") < 30 * best_of_three("Hama AND rebels")
 
     def test_one_word_is_not_near_itself(self) -> None:
         assert not matches("Hama NEAR/3 Hama", "Hama news")
