@@ -123,6 +123,16 @@ def test_markdown_keeps_hostile_text_literal_even_when_rendered_to_html() -> Non
     assert HOSTILE + " *not bold* [x](https://e.vil)" in page.visible()
 
 
+def test_markdown_shows_entities_and_angle_brackets_as_written() -> None:
+    """No raw ``<`` or ``>`` reaches a Markdown renderer (inline HTML, quotes), and a
+    literal entity stays literal rather than becoming the character it names."""
+    title = "AT&amp;T <b> 5 > 3"
+    message = one(Renderer().alert(make_alert(title=title), "markdown"))
+
+    assert "<" not in message.body and ">" not in message.body
+    assert title in Elements(markdown_to_html(message.body)).visible()
+
+
 def test_text_keeps_the_title_verbatim_but_on_one_line() -> None:
     body = one(
         Renderer().alert(make_alert(title="A\nfake line\x00 <b>", feed="Out\u202elet"), "text")
@@ -445,6 +455,63 @@ def test_split_makes_a_user_template_acceptable_to_telegram() -> None:
     visible, links = parse_html(parts[0])
     assert visible == "one\ntwo bold both stray < & ampersand jsno tags in codes outer inner"
     assert links == ("https://a.test/",)
+
+
+@pytest.mark.parametrize(
+    ("markup", "sent"),
+    [
+        # Synonyms become the names Telegram documents.
+        (
+            "<strong>a</strong> <em>b</em> <ins>c</ins> <strike>d</strike> <del>e</del>",
+            "<b>a</b> <i>b</i> <u>c</u> <s>d</s> <s>e</s>",
+        ),
+        ("<u>a</u><s>b</s><i>c</i><b>d</b>", "<u>a</u><s>b</s><i>c</i><b>d</b>"),
+        (
+            "<blockquote>q</blockquote><tg-spoiler>t</tg-spoiler>",
+            "<blockquote>q</blockquote><tg-spoiler>t</tg-spoiler>",
+        ),
+        # A spoiler written as a span, with the class among others, in any letter case.
+        ('<span class="tg-spoiler">s</span>', "<tg-spoiler>s</tg-spoiler>"),
+        ('<span class="big tg-spoiler">s</span>', "<tg-spoiler>s</tg-spoiler>"),
+        ('<SPAN CLASS="tg-spoiler">s</SPAN>', "<tg-spoiler>s</tg-spoiler>"),
+        ('<span class="tg-spoilerx">s</span>', "s"),
+        ("<span>s</span>", "s"),
+        # Links: any quoting or case, other attributes dropped, & escaped, unsafe ones text.
+        (
+            "<a href='https://a.test/?x=1&amp;y=2'>q</a>",
+            '<a href="https://a.test/?x=1&amp;y=2">q</a>',
+        ),
+        ("<a href=https://a.test/p>u</a>", '<a href="https://a.test/p">u</a>'),
+        ('<A HREF="https://a.test/">U</A>', '<a href="https://a.test/">U</a>'),
+        ('<a title="t" data-x href="https://a.test/">t</a>', '<a href="https://a.test/">t</a>'),
+        ('<a href="javascript:alert(1)">j</a>', "j"),
+        ('<a href="https://a.test/" href="javascript:x">last wins</a>', "last wins"),
+        ("<a>none</a><a href>empty</a>", "noneempty"),
+        (
+            '<a href="https://a.test/"><a href="https://b.test/">in</a>out</a>',
+            '<a href="https://a.test/">in</a>out',
+        ),
+        # Code: a language only on code inside pre, and made safe; nothing inside code;
+        # only code inside pre; pre without attributes.
+        (
+            '<pre><code class="language-python">x = 1</code></pre>',
+            '<pre><code class="language-python">x = 1</code></pre>',
+        ),
+        (
+            '<pre><code class="language-py&quot;&gt;&lt;b">x</code></pre>',
+            '<pre><code class="language-pyb">x</code></pre>',
+        ),
+        ('<pre><code class="python">x</code></pre>', "<pre><code>x</code></pre>"),
+        ('<code class="language-python">x</code>', "<code>x</code>"),
+        ('<code><b>x</b><a href="https://a.test/">l</a></code>', "<code>xl</code>"),
+        ("<pre><b>x</b><code>c</code></pre>", "<pre>x<code>c</code></pre>"),
+        ('<pre class="x">p</pre>', "<pre>p</pre>"),
+        # Overlapping tags are closed in order.
+        ("<b>x<i>y</b>z</i>", "<b>x<i>y</i></b>z"),
+    ],
+)
+def test_tags_are_normalised_to_what_telegram_accepts(markup: str, sent: str) -> None:
+    assert telegram_split(markup) == [sent]
 
 
 telegram_html = st.lists(
@@ -820,6 +887,77 @@ def test_a_telegram_alert_cut_to_two_messages_does_not_repeat_a_link_already_sen
     assert parse_html(parts[-1].body)[0].endswith("Talks resume in Kyiv…")
 
 
+def sent_weight(part: str) -> int:
+    """A part's size as the split counts it: UTF-16 units, a line break as two."""
+    shown, _ = parse_html(part)
+    return utf16_len(shown) + shown.count("\n")
+
+
+WORDS = "{% for _ in range(5000) %}w {% endfor %}"  # 10,000 units: more than two messages
+
+
+@pytest.mark.parametrize("link", [LINK, LINK + "&ref=" + "y" * 200])
+def test_a_cut_telegram_alert_fills_its_last_message_and_ends_with_the_link(link: str) -> None:
+    parts = Renderer({"alert.telegram": WORDS}).alert(make_alert(link=link), "telegram")
+
+    assert len(parts) == 2
+    # The ellipsis, the line break and the link are counted exactly: the last message is
+    # full to within one word's space, and never over.
+    assert [4094 <= sent_weight(p.body) <= 4096 for p in parts] == [True, True]
+    shown, links = parse_html(parts[-1].body)
+    assert shown.endswith(f"w w…\n{link}") and links == (link,)
+
+
+@pytest.mark.parametrize(
+    ("template", "ending", "links"),
+    [
+        # The link already shown as text: not added again, only the ellipsis.
+        ("{{ alert.link }}\n" + REPEATING, "Talks resume in Kyiv…", ((), ())),
+        # Other tags before the cut are no link: the link is added.
+        ("<b>{{ alert.title }}</b>\n" + REPEATING, f"Talks resume in Kyiv…\n{LINK}", ((), (LINK,))),
+        # Text that already ends in an ellipsis (then spaces) gets no second one.
+        ("{% for _ in range(3000) %}w…  {% endfor %}", f"w…  w…\n{LINK}", ((), (LINK,))),
+    ],
+)
+def test_the_end_of_a_cut_telegram_alert(
+    template: str, ending: str, links: tuple[tuple[str, ...], ...]
+) -> None:
+    parts = Renderer({"alert.telegram": template}).alert(make_alert(), "telegram")
+
+    assert len(parts) == 2
+    assert tuple(parse_html(p.body)[1] for p in parts) == links
+    assert parse_html(parts[-1].body)[0].endswith(ending)
+
+
+def test_a_cut_telegram_alert_without_a_link_ends_with_the_ellipsis() -> None:
+    parts = Renderer({"alert.telegram": REPEATING}).alert(make_alert(link=None), "telegram")
+
+    assert len(parts) == 2
+    assert parse_html(parts[-1].body)[0].endswith("Talks resume in Kyiv\nTalks resume in Kyiv…")
+
+
+@pytest.mark.parametrize(
+    ("markup", "limit", "parts"),
+    [
+        # Past half the budget, a blank line beats a later line break ...
+        ("aaaaaaaaaaaa\n\nbb\nccccccccccc", 20, ["aaaaaaaaaaaa", "bb\nccccccccccc"]),
+        # ... also exactly at half (10 of 20; 10 of 21, rounded down), before a later space;
+        ("aaaaaaaa\n\nbbb cccccccccccccc", 20, ["aaaaaaaa", "bbb cccccccccccccc"]),
+        ("aaaaaaaa\n\nbbb ccccccccccccccc", 21, ["aaaaaaaa", "bbb ccccccccccccccc"]),
+        # short of half (12 of 30), a later space wins;
+        (
+            "aaaaaaaaaa\n\nbbbbbbbbbb ccccccccccccccccccccc",
+            30,
+            ["aaaaaaaaaa\n\nbbbbbbbbbb", "ccccccccccccccccccccc"],
+        ),
+        # with every break short of half, the last one of any kind.
+        ("a\nb c" + "d" * 30, 20, ["a\nb", "c" + "d" * 19, "d" * 11]),
+    ],
+)
+def test_where_a_telegram_part_ends(markup: str, limit: int, parts: list[str]) -> None:
+    assert telegram_split(markup, limit) == parts
+
+
 # Measured per 1 MB entry: text 1,029, html 955, markdown 957 visible characters, and
 # about 320 for the digest's head (its title cut to MAX_TITLE, the count).
 @pytest.mark.parametrize(("fmt", "per_entry"), [("text", 1050), ("html", 1000), ("markdown", 1000)])
@@ -886,6 +1024,8 @@ def test_a_telegram_digest_takes_as_many_messages_as_its_entries_need() -> None:
         ("ntfy://topic", "text"),
         ("discord://a/b", "text"),
         ("not a url", "text"),
+        ("tgram", "text"),  # a scheme's name alone is not a URL
+        ("tgram://123:abc/456?image=yes&url=https://e.test/", "telegram"),  # a URL in the query
     ],
 )
 def test_format_for_url(url: str, fmt: Format) -> None:
