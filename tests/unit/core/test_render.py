@@ -475,6 +475,7 @@ def test_split_makes_a_user_template_acceptable_to_telegram() -> None:
         ('<span class="big tg-spoiler">s</span>', "<tg-spoiler>s</tg-spoiler>"),
         ('<SPAN CLASS="tg-spoiler">s</SPAN>', "<tg-spoiler>s</tg-spoiler>"),
         ('<span class="tg-spoilerx">s</span>', "s"),
+        ('<span class="tg-spoiler">s</span> after', "<tg-spoiler>s</tg-spoiler> after"),
         ("<span>s</span>", "s"),
         # Links: any quoting or case, other attributes dropped, & escaped, unsafe ones text.
         (
@@ -505,6 +506,10 @@ def test_split_makes_a_user_template_acceptable_to_telegram() -> None:
         ('<code class="language-python">x</code>', "<code>x</code>"),
         ('<code><b>x</b><a href="https://a.test/">l</a></code>', "<code>xl</code>"),
         ("<pre><b>x</b><code>c</code></pre>", "<pre>x<code>c</code></pre>"),
+        (
+            '<pre><code class="language-c&amp;d">x</code></pre>',
+            '<pre><code class="language-cd">x</code></pre>',
+        ),
         ('<pre class="x">p</pre>', "<pre>p</pre>"),
         # Overlapping tags are closed in order.
         ("<b>x<i>y</b>z</i>", "<b>x<i>y</i></b>z"),
@@ -916,7 +921,7 @@ def test_a_cut_telegram_alert_fills_its_last_message_and_ends_with_the_link(link
         # Other tags before the cut are no link: the link is added.
         ("<b>{{ alert.title }}</b>\n" + REPEATING, f"Talks resume in Kyiv…\n{LINK}", ((), (LINK,))),
         # Text that already ends in an ellipsis (then spaces) gets no second one.
-        ("{% for _ in range(3000) %}w…  {% endfor %}", f"w…  w…\n{LINK}", ((), (LINK,))),
+        ("{% for _ in range(3000) %}w…   {% endfor %}", f"w…   w…\n{LINK}", ((), (LINK,))),
     ],
 )
 def test_the_end_of_a_cut_telegram_alert(
@@ -927,6 +932,22 @@ def test_the_end_of_a_cut_telegram_alert(
     assert len(parts) == 2
     assert tuple(parse_html(p.body)[1] for p in parts) == links
     assert parse_html(parts[-1].body)[0].endswith(ending)
+
+
+def test_an_alert_that_fills_two_messages_but_for_trailing_blank_lines_is_not_cut() -> None:
+    """Only whitespace and closing tags left over: nothing is lost, so no "…" and no link."""
+    template = "<b>{{ 'x' * 4000 }} {{ 'y' * 4094 }}\n\n</b>"
+
+    parts = Renderer({"alert.telegram": template}).alert(make_alert(), "telegram")
+
+    assert [p.body for p in parts] == ["<b>" + "x" * 4000 + "</b>", "<b>" + "y" * 4094 + "</b>"]
+
+
+@pytest.mark.parametrize("limit", [-1, 0, 1])
+def test_a_part_must_hold_at_least_two_units(limit: int) -> None:
+    """Two: room for one character and the "…" that ends a cut part."""
+    with pytest.raises(ValueError, match=r"^limit must be at least 2$"):
+        telegram_split("text", limit)
 
 
 def test_a_cut_telegram_alert_without_a_link_ends_with_the_ellipsis() -> None:
@@ -952,6 +973,12 @@ def test_a_cut_telegram_alert_without_a_link_ends_with_the_ellipsis() -> None:
         ),
         # with every break short of half, the last one of any kind.
         ("a\nb c" + "d" * 30, 20, ["a\nb", "c" + "d" * 19, "d" * 11]),
+        # Whitespace at either edge of a part is dropped, also next to a tag.
+        ("  a", 10, ["a"]),
+        ("aaaa   bbbb", 6, ["aaaa", "bbbb"]),
+        ("<b>aaaa</b>  bbbb", 6, ["<b>aaaa</b>", "bbbb"]),
+        # Tags closed right after the break end the first part, not open the next.
+        ("<b>a<i>aaaaaaaaa </b>" + "c" * 15, 12, ["<b>a<i>aaaaaaaaa</i></b>", "c" * 12, "ccc"]),
     ],
 )
 def test_where_a_telegram_part_ends(markup: str, limit: int, parts: list[str]) -> None:
@@ -974,6 +1001,35 @@ def test_a_digest_is_bounded_by_its_entries(fmt: Format, per_entry: int, entries
     if fmt != "text":
         html = message.body if fmt == "html" else markdown_to_html(message.body)
         assert Elements(html).hrefs().count(LINK) == entries
+
+
+def test_a_digest_template_sees_every_alert_newest_first_and_undated_last() -> None:
+    """1970-01-01, a date broken feeds send, is still a date: before the undated."""
+    renderer = Renderer({"digest.text": "{% for a in alerts %}{{ a.title }};{% endfor %}"})
+    alerts = [
+        make_alert(title="undated", published=None),
+        make_alert(title="epoch", published=datetime(1970, 1, 1, tzinfo=UTC)),
+        make_alert(title="new", published=datetime(2024, 5, 1, tzinfo=UTC)),
+    ]
+
+    assert one(renderer.digest(alerts, "text", "Digest")).body == "new;epoch;undated;"
+
+
+def test_a_markdown_digest_shows_its_title_and_entries_as_written() -> None:
+    message = one(
+        Renderer().digest([make_alert(title="*x* AT&amp;T")], "markdown", "Daily *digest*")
+    )
+
+    page = Elements(markdown_to_html(message.body))
+    assert "em" not in page.names()
+    assert page.visible().startswith("Daily *digest* — 1 alert ukraine *x* AT&amp;T — Reuters")
+
+
+def test_an_html_digest_keeps_the_blank_lines_of_its_template() -> None:
+    """They matter inside <pre>; other formats fold runs of blank lines."""
+    renderer = Renderer({"digest.html": "<pre>a\n\n\nb</pre>{{ count }}"})
+
+    assert one(renderer.digest([make_alert()], "html", "Digest")).body == "<pre>a\n\n\nb</pre>1"
 
 
 # 10 KB each: far over the caps, as a 1 MB one is, for 30 entries in a few seconds.
