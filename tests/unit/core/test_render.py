@@ -950,6 +950,21 @@ def test_a_part_must_hold_at_least_two_units(limit: int) -> None:
         telegram_split("text", limit)
 
 
+@pytest.mark.parametrize("fmt", ["text", "html", "markdown", "telegram"])
+def test_every_message_says_its_format_for_apprise(fmt: Format) -> None:
+    """Delivery picks Apprise's body format from it (HTML, Markdown or text)."""
+    alerts = Renderer({"alert.telegram": REPEATING}).alert(make_alert(), fmt)
+    digest = Renderer().digest([make_alert(), make_alert()], fmt, "Digest")
+
+    assert {m.format for m in alerts + digest} == {fmt}
+
+
+def test_an_html_alert_keeps_the_blank_lines_of_its_template() -> None:
+    renderer = Renderer({"alert.html": "<pre>a\n\n\nb</pre>{{ alert.rule }}"})
+
+    assert one(renderer.alert(make_alert(), "html")).body == "<pre>a\n\n\nb</pre>ukraine"
+
+
 def test_a_cut_telegram_alert_without_a_link_ends_with_the_ellipsis() -> None:
     parts = Renderer({"alert.telegram": REPEATING}).alert(make_alert(link=None), "telegram")
 
