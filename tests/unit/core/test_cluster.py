@@ -952,7 +952,7 @@ def test_unspaced_words_are_cut_into_pairs_and_numbers_lose_their_grouping(
 
 
 SHORT_WORDS = " ".join(f"w{i}" for i in range(400))  # 400 words, about 2,000 characters
-LONG_WORDS = " ".join(f"{i:03d}" + "x" * 18 for i in range(100))  # 47 words per 1,000 chars
+LONG_WORDS = " ".join(f"{i:03d}" + "x" * 18 for i in range(100))  # 46 words in 1,011 chars
 
 
 @pytest.mark.parametrize(
