@@ -278,9 +278,10 @@ def normalise_lead(lead: str) -> str:
 
 
 def _normalise_lead_text(text: str) -> str:
-    text = _DATELINE.sub("", text, count=1)
-    text = _CREDIT.sub("", text, count=1)
-    return str(_CAPS_PLACE.sub("", text, count=1))
+    # Each pattern is anchored at the start (^, no MULTILINE): it matches once at most.
+    text = _DATELINE.sub("", text)
+    text = _CREDIT.sub("", text)
+    return str(_CAPS_PLACE.sub("", text))
 
 
 _LEAD_PREFIX_CHARS = 1000  # enough for LEAD_WORDS words in any script
@@ -415,7 +416,8 @@ def similarity(a: Fingerprint, b: Fingerprint) -> float:
     headline = 0.0
     if len(shared) >= MIN_SHARED_TERMS:
         explained = len((ta - tb) & lb) + len((tb - ta) & la)
-        headline = min(1.0, (len(shared) + explained) / len(ta | tb))
+        # At most 1: shared and explained terms are disjoint parts of the union.
+        headline = (len(shared) + explained) / len(ta | tb)
     lead = 0.0
     shorter = min(len(a.shingles), len(b.shingles))
     if shorter >= MIN_LEAD_SAMPLES and (ta & (tb | lb) or tb & (ta | la)):
@@ -464,7 +466,7 @@ def explain(
     explained = ((ta - tb) & lb) | ((tb - ta) & la)
     headline = 0.0
     if len(shared) >= MIN_SHARED_TERMS:
-        headline = min(1.0, (len(shared) + len(explained)) / len(ta | tb))
+        headline = (len(shared) + len(explained)) / len(ta | tb)
     common = len(set(a.shingles).intersection(b.shingles))
     shorter = min(len(a.shingles), len(b.shingles))
     na, nb = _numbers(ta), _numbers(tb)
@@ -673,18 +675,19 @@ class ClusterIndex:
         return score if at is None else score * time_factor(at - seen)
 
     def _eligible(self, fp: Fingerprint, other: Fingerprint) -> bool:
-        """The rule's gate: enough rare headline terms or lead shingles in common."""
+        """The rule's gate: enough rare headline terms or lead shingles in common.
+
+        ``other`` is a group of the window, so every term and shingle it has is posted.
+        """
         shared_terms = sum(
-            1
-            for t in set(fp.title) & set(other.title)
-            if _size(self._by_term.get(t)) <= MAX_POSTING
+            1 for t in set(fp.title) & set(other.title) if _size(self._by_term[t]) <= MAX_POSTING
         )
         if shared_terms >= MIN_SHARED_TERMS:
             return True
         shared_shingles = sum(
             1
             for h in set(fp.shingles) & set(other.shingles)
-            if _size(self._by_shingle.get(h)) <= MAX_POSTING
+            if _size(self._by_shingle[h]) <= MAX_POSTING
         )
         return shared_shingles >= MIN_SHARED_SAMPLES
 
@@ -713,9 +716,7 @@ class ClusterIndex:
         return found
 
 
-def _size(held: _Posting | None) -> int:
-    if held is None:
-        return 0
+def _size(held: _Posting) -> int:
     return 1 if isinstance(held, int) else len(held)
 
 

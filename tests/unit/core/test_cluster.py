@@ -879,3 +879,232 @@ def test_greek_and_russian_endings_are_cut_to_a_stem_of_at_least_three_letters(
 ) -> None:
     cluster._stem.cache_clear()
     assert fingerprint(headline, "").title == terms
+
+
+# --- behaviours the mutation run of #18 found untested -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "lead", "stored"),
+    [
+        (
+            "UPDATE 2-Strong quake kills 12 in central Chile - Reuters",
+            "Rescuers searched through the rubble of collapsed buildings on Tuesday after a "
+            "strong earthquake struck central Chile overnight, killing at least 12 people.",
+            '{"v":2,"t":["12","central","chil","kill","quak","strong"],"l":["12","buildin",'
+            '"central","chil","collaps","earthqu","kill","least","overnig","peopl","rescuer",'
+            '"rubbl","search","strong","struck","tuesday"],"s":[2830845364,2990909676,'
+            "3403731780,3891952788,4080493028]}",
+        ),
+        (
+            "Greek parliament approves 2025 budget | ekathimerini.com",
+            "ATHENS (ANA-MPA) - Greek parliament approved the 2025 budget late on Saturday "
+            "after a five-day debate.",
+            '{"v":2,"t":["2025","approv","budget","greek","parliam"],"l":["2025","approv",'
+            '"budget","day","debat","five","greek","late","parliam","saturda"],"s":[262031776,'
+            "575616184,944671544,1583141580,1894861296,2792567640]}",
+        ),
+        # A lead of three words is one shingle.
+        (
+            "Quake hits Chile",
+            "Quake hits Chile",
+            '{"v":2,"t":["chil","hit","quak"],"l":["chil","hit","quak"],"s":[4019514604]}',
+        ),
+        ("大統領が中国を訪問", "", '{"v":2,"t":["中国","大統","統領","訪問"],"l":[],"s":[]}'),
+    ],
+)
+def test_fingerprints_stored_by_this_version_are_what_it_computes(
+    title: str, lead: str, stored: str
+) -> None:
+    # Stored fingerprints are compared, not recomputed, while FINGERPRINT_VERSION is 2:
+    # any change to what these stories give must bump it.
+    cluster._stem.cache_clear()
+    assert fingerprint(title, lead).to_json() == stored
+
+
+@pytest.mark.parametrize(
+    ("headline", "terms"),
+    [
+        ("Xi and Biden meet on plan B", ("biden", "meet", "plan", "xi")),  # two letters: a term
+        ("G 7 leaders meet", ("7", "leader", "meet")),  # one letter: not, one digit: a term
+    ],
+)
+def test_a_headline_term_has_two_letters_or_more_or_is_a_number(
+    headline: str, terms: tuple[str, ...]
+) -> None:
+    assert fingerprint(headline, "").title == terms
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("大統領", ["大統", "統領"]),  # a word of unspaced script: its character pairs
+        ("中国", ["中国"]),
+        ("字", ["字"]),
+        ("習近平 visits", ["習", "近平", "visits"]),
+        ("1,200 dead, 3.5 million", ["1200", "dead", "35", "million"]),  # digit grouping
+    ],
+)
+def test_unspaced_words_are_cut_into_pairs_and_numbers_lose_their_grouping(
+    text: str, tokens: list[str]
+) -> None:
+    assert cluster._tokens(text, abbreviations=False) == tokens
+
+
+SHORT_WORDS = " ".join(f"w{i}" for i in range(400))  # 400 words, about 2,000 characters
+LONG_WORDS = " ".join(f"{i:03d}" + "x" * 18 for i in range(100))  # 46 words in 1,011 chars
+
+
+@pytest.mark.parametrize(
+    ("lead", "tokens"),
+    [
+        ("The U.S. and the U.K. said", ["the", "usa", "and", "the", "uk", "said"]),
+        ("The U.S. said " + SHORT_WORDS, ["the", "usa", "said", *SHORT_WORDS.split()[:47]]),
+        (LONG_WORDS, LONG_WORDS.split()[:50]),
+    ],
+)
+def test_a_lead_is_its_first_fifty_words_with_abbreviations_expanded(
+    lead: str, tokens: list[str]
+) -> None:
+    assert cluster._lead_tokens(lead) == tokens
+
+
+def test_a_long_lead_is_only_read_as_far_as_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    read: list[int] = []
+    real = cluster._tokens
+
+    def recording(text: str, abbreviations: bool) -> list[str]:
+        read.append(len(text))
+        return real(text, abbreviations)
+
+    monkeypatch.setattr(cluster, "_tokens", recording)
+    lead = " ".join(f"w{i}" for i in range(20_000))
+    assert cluster._lead_tokens(lead) == lead.split()[:50]
+    assert read and max(read) < 1100  # not the lead's 120,000 characters
+
+
+@pytest.mark.parametrize(
+    ("raw", "normal"),
+    [
+        # A label of up to four words before › or » is a section; a longer one is headline.
+        ("Middle East and Africa › Quake hits Iran", "quake hits iran"),
+        ("Why the markets fell today » Stocks slide", "why the markets fell today » stocks slide"),
+        # Only the last part after a separator can be an outlet or an attribution ...
+        ("Quake hits Chile | Reuters | Live blog", "quake hits chile | reuters | live blog"),
+        ("Chile quake - what we know - Reuters", "chile quake - what we know"),
+        # ... and it is cut where it ends the headline, not where its words first occur.
+        ("Reuters reporter freed in Myanmar - Reuters", "reuters reporter freed in myanmar"),
+        ("Quake hits Chile - Reuters.", "quake hits chile"),  # with a full stop
+        ("Statement", "statement"),  # a headline with no separator has no tail
+    ],
+)
+def test_sections_and_tails_are_recognised_by_their_shape(raw: str, normal: str) -> None:
+    assert normalise_title(raw) == normal
+
+
+def test_postings_are_an_id_then_a_tuple_then_a_set_and_shrink_back() -> None:
+    # A set costs 216 bytes empty: most terms are held by one story, many by up to eight.
+    index: dict[str, cluster._Posting] = {}
+    kinds = []
+    for eid in range(10):
+        cluster._post(index, "quake", eid)
+        kinds.append(type(index["quake"]).__name__)
+        assert cluster._size(index["quake"]) == eid + 1  # the groups that hold it
+    assert kinds == ["int"] + ["tuple"] * 7 + ["set"] * 2
+    kinds = []
+    for eid in range(9, -1, -1):
+        cluster._unpost(index, "quake", eid)
+        kinds.append(type(index["quake"]).__name__ if "quake" in index else "-")
+    assert kinds == ["set"] + ["tuple"] * 7 + ["int", "-"]
+
+
+def hand_made(title: str, shingles: tuple[int, ...] = ()) -> Fingerprint:
+    return Fingerprint(tuple(title.split()), (), shingles)
+
+
+RARE = (4, 8, 16)  # the probe's sampled lead shingles, unless said
+
+
+@pytest.mark.parametrize(
+    ("entries", "probe", "expected"),
+    [
+        # Three terms in common, but each held by more groups than MAX_POSTING (2).
+        ([(1, "t1 t2 t3", ()), (2, "t1 t2 t3", ()), (3, "t1 t2 t3", ())], ("t1 t2 t3", ()), None),
+        # Two lead shingles in common, each rare: the lead decides (2 of 3 sampled).
+        ([(1, "alpha beta", (4, 8, 12))], ("alpha gamma", RARE), 1),
+        # Two shingles held by exactly MAX_POSTING groups are still rare.
+        (
+            [(1, "alpha beta", (4, 8, 12)), (2, "alpha delta", (4, 8, 12))],
+            ("alpha gamma", RARE),
+            2,
+        ),
+        # Held by more groups: too common, whatever the lead overlap.
+        (
+            [
+                (1, "alpha beta", (4, 8, 12)),
+                (2, "alpha delta", (4, 8, 12)),
+                (3, "alpha eps", (4, 8, 12)),
+            ],
+            ("alpha gamma", RARE),
+            None,
+        ),
+        # Headline terms too common and one shingle in common: not the rule's pair.
+        (
+            [(1, "t1 t2 t3", (4,)), (2, "t1 t2 t3", ()), (3, "t1 t2 t3", ()), (4, "zz", (8,))],
+            ("t1 t2 t3", (4, 8)),
+            None,
+        ),
+    ],
+)
+def test_a_pair_must_share_three_rare_terms_or_two_rare_shingles(
+    monkeypatch: pytest.MonkeyPatch,
+    entries: list[tuple[int, str, tuple[int, ...]]],
+    probe: tuple[str, tuple[int, ...]],
+    expected: int | None,
+) -> None:
+    monkeypatch.setattr(cluster, "MAX_POSTING", 2)
+    index = ClusterIndex(0.5)
+    for minute, (key, title, shingles) in enumerate(entries):
+        index.add(key, hand_made(title, shingles), T0 + timedelta(minutes=minute))
+    fp = hand_made(*probe)
+    assert index.find(fp) == index.scan(fp) == expected
+
+
+@pytest.mark.parametrize(
+    ("entries", "probe", "expected"),
+    [
+        # Equal scores (0.8): the most recent story wins, though added first ...
+        ([(1, "a b c d x", 60), (2, "a b c d y", 0)], "a b c d", 1),
+        # ... and of stories seen at the same time, the copy added last.
+        ([(1, "a b c d x", 0), (2, "a b c d y", 0), (1, "a b c d x", 0)], "a b c d", 1),
+        ([(1, "a b c d x", 0), (2, "a b c d y", 0)], "a b c d", 2),
+        # Equal scores (0.6), and the later story is found only from terms past the
+        # first ones, whose groups are all found already (c d e).
+        ([(1, "a b c", 0), (2, "c d e", 60), (3, "d e x", 0), (4, "d e y", 0)], "a b c d e", 2),
+    ],
+)
+def test_ties_go_to_the_most_recent_story_then_to_the_one_added_last(
+    entries: list[tuple[int, str, int]], probe: str, expected: int
+) -> None:
+    index = ClusterIndex(0.5)
+    for key, title, minute in entries:
+        index.add(key, hand_made(title), T0 + timedelta(minutes=minute))
+    assert index.find(hand_made(probe)) == index.scan(hand_made(probe)) == expected
+
+
+def test_a_perfect_match_ends_the_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    index = ClusterIndex()
+    for key in range(5):
+        index.add(key, hand_made(f"quake hits central chile coast v{key}"), T0)
+    wire = hand_made("quake hits central chile coast")
+    index.add(9, wire, T0 + timedelta(hours=1))
+    calls = 0
+    real = cluster.similarity
+
+    def counting(a: Fingerprint, b: Fingerprint) -> float:
+        nonlocal calls
+        calls += 1
+        return real(a, b)
+
+    monkeypatch.setattr(cluster, "similarity", counting)
+    assert index.find(wire) == 9 and calls == 1  # the most recent, scored first, is perfect
