@@ -209,10 +209,9 @@ class _Field:
 class Document:
     """A story prepared once for every rule: HTML stripped, folded, words indexed per field."""
 
-    __slots__ = ("body", "feed", "fields", "story", "vocabulary")
+    __slots__ = ("body", "feed", "fields", "vocabulary")
 
     def __init__(self, story: Story, fields: tuple[_Field, ...]) -> None:
-        self.story = story
         self.feed = story.feed
         self.fields = fields
         # The words unscoped terms search (title, summary, content), and every word.
@@ -333,7 +332,7 @@ class _Term(_Node):
                     break
         out.extend(found)
 
-    def anchors(self) -> frozenset[_Anchor] | None:
+    def anchors(self) -> frozenset[_Anchor]:
         exact = [w.folded for w in self.pattern if not w.prefix]
         if exact:
             return frozenset({("w", max(exact, key=len))})
@@ -343,12 +342,11 @@ class _Term(_Node):
 class _Regex(_Node):
     """A /regex/ run (RE2, linear time) on the folded text of some fields."""
 
-    __slots__ = ("fields", "regex", "source")
+    __slots__ = ("fields", "regex")
 
-    def __init__(self, regex: re2._Regexp, fields: tuple[int, ...], source: str) -> None:
+    def __init__(self, regex: re2._Regexp, fields: tuple[int, ...]) -> None:
         self.regex = regex
         self.fields = fields
-        self.source = source
 
     def matches(self, doc: Document) -> bool:
         search = self.regex.search
@@ -461,9 +459,11 @@ class _Near(_Node):
                 term.collect(doc, out)
 
     def anchors(self) -> frozenset[_Anchor] | None:
-        sides = [_Or(self.left).anchors(), _Or(self.right).anchors()]
-        options = [a for a in sides if a is not None]
-        return min(options, key=_anchor_cost) if options else None
+        # Each side is terms only, and every term has an anchor: index the cheaper side.
+        sides = [
+            frozenset[_Anchor]().union(*(t.anchors() for t in s)) for s in (self.left, self.right)
+        ]
+        return min(sides, key=_anchor_cost)
 
 
 class _Everything(_Node):
@@ -575,9 +575,6 @@ def _regex_options() -> re2.Options:
     options.log_errors = False
     options.max_mem = 8 << 20
     return options
-
-
-_RE2_OPTIONS = _regex_options()
 
 
 # Deeper queries are not real rules, and Python's recursion would give out on them.
@@ -734,7 +731,7 @@ class _Parser:
         raise QueryError(f"'{tok.text}' cannot be used here", tok.column, _TERM_EXPECTED)
 
     def term(self, tok: _Token, fields: tuple[int, ...], exact: bool) -> _Term:
-        pieces = tok.text.split() if tok.kind == "phrase" else [tok.text]
+        pieces = tok.text.split()  # a phrase's words; a word token holds no space
         pattern: list[_Word] = []
         for piece in pieces:
             prefix = piece.endswith("*")
@@ -755,7 +752,8 @@ class _Parser:
             )
         if not pattern:
             raise QueryError("empty phrase", tok.column, "words between the quotes")
-        display = " ".join(p.rstrip("*") for p in pieces)
+        display = " ".join(pieces)  # shown only for terms without a prefix, so without '*'
+
         return _Term(tuple(pattern), fields, display)
 
     def regex(self, tok: _Token, fields: tuple[int, ...]) -> _Regex:
@@ -771,13 +769,13 @@ class _Parser:
                 f"the folded form /{fold(literal)}/",
             )
         try:
-            compiled = re2.compile(source, _RE2_OPTIONS)
+            compiled = re2.compile(source, _regex_options())
         except re2.error as exc:
             detail = exc.args[0] if exc.args else exc
             if isinstance(detail, bytes):
                 detail = detail.decode("utf-8", "replace")
             raise QueryError(f"invalid /regex/: {detail}", tok.column, "RE2 syntax") from None
-        return _Regex(compiled, fields, source)
+        return _Regex(compiled, fields)
 
 
 def parse_query(query: str) -> _Node:

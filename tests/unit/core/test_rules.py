@@ -901,3 +901,243 @@ class TestDocumentation:
                 assert check_examples(compile_rule(spec)) == [], spec.name
                 checked += 1
         assert checked >= 2
+
+
+# ---------------------------------------------------------------------------
+# Behaviours pinned by mutation testing (issue #18): each case below failed on at
+# least one surviving mutant of watcher/core/rules.py.
+
+
+def nested(depth: int) -> str:
+    return "(" * depth + "Hama" + ")" * depth
+
+
+class TestQuerySyntaxEdges:
+    @pytest.mark.parametrize(
+        ("query", "text", "expected"),
+        [
+            # A term closes right before ')': the ')' is not swallowed with it.
+            ("(/rebels?/)", "Rebels shelled Hama", True),
+            ('("Hama rebels")', "Hama rebels advance", True),
+            # '-' and '=' only need one character after them.
+            ("Hama -b", "Hama rebels", True),
+            ("Hama =A", "A Hama story", True),
+            # '-' right after ')', or at the start of a query that ends with ')'.
+            ("(Hama)-Gaza", "Hama rebels", True),
+            ("-Gaza (Hama)", "Hama rebels", True),
+            # Stray punctuation inside a phrase is skipped, the rest still counts.
+            ('"Hama - rebels"', "Hama rebels advance", True),
+            ('"Hama - rebels"', "Hama army advances", False),
+            # A prefix keeps every letter before the '*'.
+            ("rebel*", "rebels advance", True),
+            ("rebel*", "a rebec concert", False),
+            # NEAR counts words in either order, anywhere in the text.
+            ("Hama NEAR/2 rebels", "one two three four five six rebels shelled Hama", True),
+            ("Hama NEAR/1 rebels", "one two three four five six rebels shelled Hama", False),
+            # A regex is case-insensitive.
+            ("/HAMA/", "Rebels shelled Hama", True),
+            # The escaped slash is a slash.
+            (r"/hama\/idlib/", "hama/idlib road", True),
+        ],
+    )
+    def test_edge_cases_of_the_syntax(self, query: str, text: str, expected: bool) -> None:
+        assert matches(query, text) is expected
+
+    @pytest.mark.parametrize(
+        ("query", "message", "column"),
+        [
+            ("x:Hama", "unknown field 'x:'", 1),
+            ("AND Hama", "'AND' needs a term before it", 1),
+            ("Hama AND AND Idlib", "'AND' needs a term before it", 10),
+            # A backslash at the end escapes nothing: the regex is still open.
+            ("/Hama\\", "unclosed /regex/", 1),
+            ("/Hama\\/", "unclosed /regex/", 1),
+            # The pattern in a message is the one RE2 gets: '\/' is shown as '/'.
+            (
+                "/Türkiye\\/Syria/",
+                "a /regex/ runs on folded text (lower case, accents removed),"
+                " so 'Türkiye/Syria' can never match as written",
+                1,
+            ),
+            # A regex may use at most 8 MB (RE2's max_mem).
+            ("/\\pL{447}/", "invalid /regex/: pattern too large - compile failed", 1),
+        ],
+    )
+    def test_errors_at_the_edges(self, query: str, message: str, column: int) -> None:
+        problem = error(query)
+        assert (problem.message, problem.column) == (message, column)
+
+    def test_a_regex_under_the_memory_cap_compiles(self) -> None:
+        assert matches("/\\pL{446}/", "x" * 446)
+
+    def test_a_bad_regex_is_not_logged_by_re2(self, capfd: pytest.CaptureFixture[str]) -> None:
+        error("/(hama/")
+        assert capfd.readouterr().err == ""
+
+    @pytest.mark.parametrize(
+        ("query", "refused"),
+        [
+            # Closing a group or a NOT gives back exactly the level it took.
+            ("(Idlib) " + nested(101), True),
+            ("-Gaza " + nested(101), True),
+            ("-Gaza " + nested(100), False),
+        ],
+    )
+    def test_nesting_is_counted_per_level(self, query: str, refused: bool) -> None:
+        if refused:
+            assert error(query).message.startswith("nested more than 100 levels")
+        else:
+            assert matches(query, "Hama")
+
+
+class TestRuleListEdges:
+    @pytest.mark.parametrize(
+        ("spec", "text", "expected"),
+        [
+            ({"any": ["Hama"]}, "Hama", True),
+            ({"any": ["Hama"]}, "Idlib", False),
+            # Two parts: both must hold.
+            ({"query": "Hama", "none": ["Gaza"]}, "Hama and Gaza", False),
+            ({"query": "Hama", "none": ["Gaza"]}, "Hama", True),
+            ({"query": "Hama", "all": ["rebels"]}, "Hama", False),
+            ({"all": ["Hama"], "any": ["rebels"]}, "Hama rebels", True),
+        ],
+    )
+    def test_every_part_of_a_rule_holds(
+        self, spec: dict[str, Any], text: str, expected: bool
+    ) -> None:
+        book = RuleBook([rule(**spec)])
+        assert bool(book.match(prepare(story(text)))) is expected
+
+    @pytest.mark.parametrize("query", ["feed:x*", "url:x*", "author:x*"])
+    def test_an_example_is_only_text(self, query: str) -> None:
+        # An example is a title and content: no feed, link or author for terms to find.
+        compiled = rule(query, examples=Examples(no_match=("Hama",)))
+        assert check_examples(compiled) == []
+
+    def test_a_story_without_a_link_has_no_url_words(self) -> None:
+        assert not matches("url:x*", "Hama", link=None)
+        assert matches("url:x*", "Hama", link="https://xinhua.example/hama")
+
+    @pytest.mark.parametrize(
+        ("query", "categories", "expected"),
+        [
+            # Between two categories there is no word.
+            ("category:x*", ("war", "peace"), False),
+            ("category:=War", ("—", "War"), True),
+            ('category:"War Peace"', ("War", "Peace"), False),
+        ],
+    )
+    def test_category_boundaries(
+        self, query: str, categories: tuple[str, ...], expected: bool
+    ) -> None:
+        assert matches(query, "Hama", categories=categories) is expected
+
+
+class TestHighlightedTerms:
+    @pytest.mark.parametrize(
+        ("query", "text", "terms"),
+        [
+            # A prefix reports the words it found, in the order of the text.
+            ("rebel*", "Rebels shelled Hama, the rebel commander said", ("rebels", "rebel")),
+            (
+                "rebel*",
+                "The rebel commander met rebels who rebelled",
+                ("rebel", "rebels", "rebelled"),
+            ),
+            ('"rebel* army"', "rebels army advances", ("rebels army",)),
+            # At most five words per prefix or regex.
+            (
+                "rebel*",
+                "rebela rebelb rebelc rebeld rebele rebelf",
+                ("rebela", "rebelb", "rebelc", "rebeld", "rebele"),
+            ),
+            (
+                "/reb\\w+/",
+                "rebela rebelb rebelc rebeld rebele rebelf",
+                ("rebela", "rebelb", "rebelc", "rebeld", "rebele"),
+            ),
+            # A regex that can match nothing reports only what it did match.
+            ("/(hama)?/", "Rebels shelled Hama", ("hama",)),
+            # Both sides of a NEAR are highlighted.
+            ("Hama NEAR/2 rebel*", "Rebels shelled Hama", ("Hama", "rebels")),
+        ],
+    )
+    def test_hit_terms(self, query: str, text: str, terms: tuple[str, ...]) -> None:
+        assert hits(query, text) == [Hit("r", terms)]
+
+
+class TestIndexEdges:
+    @pytest.mark.parametrize(
+        ("query", "text", "candidate"),
+        [
+            # A word is no prefix.
+            ("Hama", "Hamas said", False),
+            # A phrase is indexed by its longest word.
+            ('"war crimes"', "crimes", True),
+            ('"war crimes"', "war", False),
+            # NEAR is indexed by its cheaper side: a prefix costs 4 + 8/length, a word
+            # 1 + 8/length (longer terms are rarer, prefixes match more).
+            ("commander* NEAR/3 al", "commanders", True),
+            ("commander* NEAR/3 al", "al", False),
+            ("rebel* NEAR/3 al", "al", True),
+            ("rebel* NEAR/3 al", "rebels", False),
+            ("shelled* NEAR/3 al", "al", True),
+            ("shelled* NEAR/3 al", "shelled", False),
+            # A prefix that sorts after every word of the story.
+            ("zebra*", "Hama rebels", False),
+        ],
+    )
+    def test_candidates(self, query: str, text: str, candidate: bool) -> None:
+        book = RuleBook([rule(query)])
+        doc = prepare(story(text))
+        assert bool(book.candidates(doc)) is candidate
+        assert book.match(doc) == book.match_naive(doc)
+
+    def test_a_prefix_as_long_as_the_word_finds_it(self) -> None:
+        # One word, one prefix: the index walks the story's words.
+        book = RuleBook([rule("rebel*")])
+        assert book.candidates(prepare(story("Rebel", feed=""))) == [0]
+
+    @pytest.mark.parametrize("first", [{"query": "-Gaza"}, {"feeds": ["news"]}])
+    def test_rules_after_an_unindexed_rule_are_indexed(self, first: dict[str, Any]) -> None:
+        book = RuleBook([rule(**first, name="first"), rule("Hama", name="second")])
+        assert [h.rule for h in book.match(prepare(story("Hama")))] == ["first", "second"]
+
+
+class TestSnippetEdges:
+    def shown(self, query: str, width: int = 200, **fields: Any) -> tuple[str, list[str]]:
+        doc = prepare(story(**fields))
+        result = snippet(doc, RuleBook([rule(query)]).match(doc)[0], width)
+        return result.text, [result.text[a:b] for a, b in result.marks]
+
+    def test_a_third_of_the_room_goes_before_the_match(self) -> None:
+        body = (
+            " ".join(f"w{i}" for i in range(40)) + " Hama " + " ".join(f"v{i}" for i in range(40))
+        )
+        assert self.shown("Hama", 60, summary=body) == (
+            "…w36 w37 w38 w39 Hama v0 v1 v2 v3 v4 v5 v6 v7 v8 v9 v10…",
+            ["Hama"],
+        )
+
+    def test_a_cut_of_one_character_is_shown(self) -> None:
+        assert self.shown("war", 11, summary="abcdefgh,war") == ("…bcdefgh,war", ["war"])
+
+    def test_only_matches_inside_the_window_are_marked(self) -> None:
+        text, marks = self.shown("Hama", 60, summary="Hama " + "filler " * 30 + "Hama")
+        assert marks == ["Hama"] and text.endswith("…")
+
+    def test_a_regex_inside_a_word_counts_after_a_phrase_that_is_not_there(self) -> None:
+        shown = self.shown(
+            'title:"Hama news" AND /ebel/', title="Hama news", summary="Rebels shelled"
+        )
+        assert shown == ("Rebels shelled", ["Rebels"])
+
+    @pytest.mark.parametrize(
+        ("query", "text"),
+        [("東京", "東京都東京"), ("ไทย", "ภาษาไทยภาษาไทย")],
+    )
+    def test_a_repeated_piece_of_an_unspaced_word_is_marked_each_time(
+        self, query: str, text: str
+    ) -> None:
+        assert self.shown(query, summary=text) == (text, [query, query])
