@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from tests.support.fakes.telegram import parse_html, utf16_len
 from watcher.core.errors import WatcherError
 from watcher.core.models import Alert, Snippet
-from watcher.core.render import (
+from watcher.core.render import (  # _names: the outlet lists' rule, tested alone
     MAX_ALERT,
     MAX_SNIPPET,
     MAX_SUBJECT,
@@ -25,6 +25,7 @@ from watcher.core.render import (
     Format,
     Message,
     Renderer,
+    _names,
     cut,
     format_for_url,
     telegram_split,
@@ -240,6 +241,9 @@ def test_whitespace_inside_a_mark_stays_outside_the_bold() -> None:
     body = one(Renderer().alert(make_alert(snippet=snippet), "markdown")).body
 
     assert "say **hello** world" in body
+    trailing = Snippet("say hello  world", ((4, 11),))
+    body = one(Renderer().alert(make_alert(snippet=trailing), "markdown")).body
+    assert "say **hello** world" in body
 
 
 def test_alert_names_outlet_time_rule_and_others_that_reported_it() -> None:
@@ -275,7 +279,7 @@ def test_time_is_shown_in_utc(published: datetime, shown: str) -> None:
 def test_undated_alert_renders_without_a_time() -> None:
     body = one(Renderer().alert(make_alert(published=None), "text")).body
 
-    assert "UTC" not in body and "Reuters" in body
+    assert "UTC" not in body and "·" not in body and "\nReuters\n" in body
 
 
 def test_titles_per_format() -> None:
@@ -1045,6 +1049,64 @@ def test_an_html_digest_keeps_the_blank_lines_of_its_template() -> None:
     renderer = Renderer({"digest.html": "<pre>a\n\n\nb</pre>{{ count }}"})
 
     assert one(renderer.digest([make_alert()], "html", "Digest")).body == "<pre>a\n\n\nb</pre>1"
+
+
+def test_templates_output_is_tidied_trailing_spaces_crlf_and_blank_line_runs() -> None:
+    renderer = Renderer({"alert.text": "a  \r\nb\n\n\n\nc {{ alert.rule }}"})
+
+    assert one(renderer.alert(make_alert(), "text")).body == "a\nb\n\nc ukraine"
+
+
+def test_a_story_without_a_title_is_shown_as_untitled() -> None:
+    assert "(untitled)" in one(Renderer().alert(make_alert(title=" "), "text")).body
+
+
+def test_a_link_of_up_to_2048_characters_is_kept_and_a_longer_one_dropped() -> None:
+    at_cap = "https://example.com/" + "a" * (2048 - 20)
+    over = at_cap + "a"
+
+    assert at_cap in one(Renderer().alert(make_alert(link=at_cap), "text")).body
+    assert "example.com" not in one(Renderer().alert(make_alert(link=over), "text")).body
+
+
+def test_invisible_controls_are_dropped_from_the_snippet_marked_or_not() -> None:
+    snippet = Snippet("De\u202elegations met in Ky\u202eiv today", ((20, 25),))
+
+    body = one(Renderer().alert(make_alert(snippet=snippet), "markdown")).body
+
+    assert "Delegations met in **Kyiv** today" in body
+
+
+def test_a_snippet_starting_with_x_keeps_it() -> None:
+    body = one(Renderer().alert(make_alert(snippet=Snippet("Xinhua says", ())), "text")).body
+
+    assert "Xinhua says" in body
+
+
+def test_a_corroborated_alert_gives_templates_no_also_reported_by() -> None:
+    at = datetime(2024, 5, 1, 10, 2, tzinfo=UTC)
+    alert = make_alert(reported_by=(("bbc.co.uk", at),), also_reported_by=("AP",))
+    renderer = Renderer({"alert.text": "[{{ alert.also_reported_by|join(',') }}]"})
+
+    assert one(renderer.alert(alert, "text")).body == "[]"
+
+
+@pytest.mark.parametrize(
+    ("names", "room", "shown"),
+    [
+        (["AP", "BBC"], 7, ("AP", "BBC")),  # "AP, BBC" fits exactly
+        (["AP", "BBC"], 6, ("2 more",)),
+        (["AP", "BBC", "CNN"], 9, ("3 more",)),
+        (["AP", "BBC", "CNN"], 10, ("AP", "2 more")),  # "AP, 2 more"
+        (["AP", "BBC", "CNN", "DW"], 15, ("AP", "BBC", "2 more")),  # "AP, BBC, 2 more"
+        (["AP", "BBC", "CNN", "DW"], 14, ("AP", "3 more")),
+    ],
+)
+def test_outlet_names_fill_their_room_then_say_how_many_more(
+    names: list[str], room: int, shown: tuple[str, ...]
+) -> None:
+    assert _names(names, room) == shown
+    assert len(", ".join(shown)) <= room
 
 
 # 10 KB each: far over the caps, as a 1 MB one is, for 30 entries in a few seconds.
