@@ -1109,6 +1109,54 @@ def test_outlet_names_fill_their_room_then_say_how_many_more(
     assert len(", ".join(shown)) <= room
 
 
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"alert.bogus": "x", "digest.nope": "y"},
+            "unknown template name(s) 'alert.bogus', 'digest.nope'; known names are alert.html,"
+            " alert.markdown, alert.telegram, alert.text, digest.html, digest.markdown,"
+            " digest.telegram, digest.text",
+        ),
+        (
+            {"alert.text": "{% if %}"},
+            "template 'alert.text', line 1: Expected an expression, got 'end of statement block'",
+        ),
+        (
+            {"alert.text": "{{ 1 // 0 }}"},
+            "template 'alert.text' failed: ZeroDivisionError: integer division or modulo by zero"
+            " (on a sample alert)",
+        ),
+    ],
+)
+def test_template_errors_say_which_template_and_what(
+    overrides: dict[str, str], message: str
+) -> None:
+    with pytest.raises(WatcherError) as caught:
+        Renderer(overrides)
+    assert str(caught.value) == message
+
+
+def test_an_unknown_format_is_named_with_the_known_ones() -> None:
+    with pytest.raises(WatcherError) as caught:
+        Renderer().alert(make_alert(), "pdf")  # type: ignore[arg-type]
+    assert (
+        str(caught.value) == "unknown format 'pdf'; expected one of text, html, telegram, markdown"
+    )
+
+
+def test_a_template_may_indent_its_blocks_and_format_the_date_itself() -> None:
+    """Blocks lose their indentation (lstrip_blocks); ``published_at`` is the datetime."""
+    template = (
+        "a\n    {% if true %}b{% endif %}\n"
+        '{{ alert.published_at.strftime("%d.%m.%Y") if alert.published_at else "" }}'
+    )
+
+    body = one(Renderer({"alert.text": template}).alert(make_alert(), "text")).body
+
+    assert body == "a\nb01.05.2024"  # and the line break after a block (trim_blocks)
+
+
 # 10 KB each: far over the caps, as a 1 MB one is, for 30 entries in a few seconds.
 BIG_TITLE = HUGE_TITLE[:10_000]
 BIG_SNIPPET = Snippet(
