@@ -761,6 +761,9 @@ def test_a_whole_alert_is_at_most_4000_characters_plus_the_template(
         ("abcdefghij", 5, "abcd…"),  # a single word longer than the cap
         ("e\u0301" * 5, 4, "e\u0301…"),  # not between a letter and its accent
         ("👍\u200d👍\u200d👍", 3, "👍…"),  # nor inside a joined emoji
+        ("ab\u200dcdef", 4, "a…"),  # nor just after a joiner
+        ("a bcdefgh", 5, "a…"),  # a one-letter first word is still a word
+        ("abc", 2, "a…"),  # room for one character and the ellipsis
         ("alpha beta", 1, "…"),
         ("alpha beta", 0, ""),
     ],
