@@ -1126,6 +1126,11 @@ def test_outlet_names_fill_their_room_then_say_how_many_more(
             "template 'alert.text', line 1: Expected an expression, got 'end of statement block'",
         ),
         (
+            {"digest.text": "{{ 1 // 0 }}"},
+            "template 'digest.text' failed: ZeroDivisionError: integer division or modulo by zero"
+            " (on a sample alert)",
+        ),
+        (
             {"alert.text": "{{ 1 // 0 }}"},
             "template 'alert.text' failed: ZeroDivisionError: integer division or modulo by zero"
             " (on a sample alert)",
