@@ -28,6 +28,7 @@ from watcher.core.render import (  # _names: the outlet lists' rule, tested alon
     _names,
     cut,
     format_for_url,
+    safe_link,
     telegram_split,
 )
 
@@ -1163,6 +1164,24 @@ def test_a_template_may_indent_its_blocks_and_format_the_date_itself() -> None:
     body = one(Renderer({"alert.text": template}).alert(make_alert(), "text")).body
 
     assert body == "a\nb01.05.2024"  # and the line break after a block (trim_blocks)
+
+
+@pytest.mark.parametrize(
+    ("url", "offered"),
+    [
+        ("http://example.com/a", "http://example.com/a"),
+        ("HTTP://example.com/", "http://example.com/"),
+        ("https://exa\u202emple.com/", "https://example.com/"),  # no bidi controls
+        ("https://example.com/a:b", "https://example.com/a:b"),  # the first colon ends the scheme
+        ("https://a/path", "https://a/path"),  # a one-letter host
+        ("https:///a/b", None),  # no host: before a path,
+        ("https://?a?b", None),  # a query,
+        ("https://#a#b", None),  # a fragment,
+        ("https://user@/x", None),  # or after a user
+    ],
+)
+def test_which_links_are_offered(url: str, offered: str | None) -> None:
+    assert safe_link(url) == offered
 
 
 # 10 KB each: far over the caps, as a 1 MB one is, for 30 entries in a few seconds.
