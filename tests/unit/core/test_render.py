@@ -1062,7 +1062,9 @@ def test_templates_output_is_tidied_trailing_spaces_crlf_and_blank_line_runs() -
 
 
 def test_a_story_without_a_title_is_shown_as_untitled() -> None:
-    assert "(untitled)" in one(Renderer().alert(make_alert(title=" "), "text")).body
+    body = one(Renderer().alert(make_alert(title=" "), "text")).body
+
+    assert body.splitlines()[0] == "(untitled)"
 
 
 def test_a_link_of_up_to_2048_characters_is_kept_and_a_longer_one_dropped() -> None:
@@ -1178,6 +1180,7 @@ def test_a_template_may_indent_its_blocks_and_format_the_date_itself() -> None:
         ("https://?a?b", None),  # a query,
         ("https://#a#b", None),  # a fragment,
         ("https://user@/x", None),  # or after a user
+        ("https://u@v@/x", None),  # (the last @ ends the user part)
     ],
 )
 def test_which_links_are_offered(url: str, offered: str | None) -> None:
