@@ -458,7 +458,7 @@ class _Near(_Node):
             if any(term.spans(doc, f) for f in self.fields):
                 term.collect(doc, out)
 
-    def anchors(self) -> frozenset[_Anchor] | None:
+    def anchors(self) -> frozenset[_Anchor]:
         # Each side is terms only, and every term has an anchor: index the cheaper side.
         sides = [
             frozenset[_Anchor]().union(*(t.anchors() for t in s)) for s in (self.left, self.right)
@@ -753,7 +753,6 @@ class _Parser:
         if not pattern:
             raise QueryError("empty phrase", tok.column, "words between the quotes")
         display = " ".join(pieces)  # shown only for terms without a prefix, so without '*'
-
         return _Term(tuple(pattern), fields, display)
 
     def regex(self, tok: _Token, fields: tuple[int, ...]) -> _Regex:
