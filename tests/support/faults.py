@@ -267,15 +267,17 @@ class ConcurrencyProbe:
             self.peak_total = max(self.peak_total, sum(self.current.values()))
         try:
             time.sleep(self.hold)
-            _headers(
-                h,
-                200,
-                {"Content-Type": "application/rss+xml", "Content-Length": str(len(GOOD_FEED))},
-            )
-            h.wfile.write(GOOD_FEED)
         finally:
+            # Counted out before a byte is sent: once the client has the body it frees
+            # its slot, and the next request must not find this one still counted.
             with self._lock:
                 self.current[host] -= 1
+        _headers(
+            h,
+            200,
+            {"Content-Type": "application/rss+xml", "Content-Length": str(len(GOOD_FEED))},
+        )
+        h.wfile.write(GOOD_FEED)
 
     def __enter__(self) -> ConcurrencyProbe:
         for server in self.servers.values():
