@@ -37,16 +37,24 @@ WORKER_NICENESS = 10
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
+# The daemon's pid, for its forkserver: set before the pool starts one.
+POOL_PARENT_ENV = "WATCHER_POOL_PARENT"
+
+
+def die_with_parent(parent: int | None = None) -> None:
     """Ask Linux to kill this process when its parent dies, however the parent dies.
 
     A SIGKILLed daemon cannot shut its pool down; without this its forkserver
     and workers would live on (under systemd the cgroup cleans up; in a
-    container or a terminal nothing does).  Elsewhere this does nothing.
+    container or a terminal nothing does).  ``parent`` is the pid the parent
+    must have: a worker that starts after its forkserver died has been
+    adopted already, and must exit rather than ask to outlive its adopter.
+    Elsewhere than Linux this does nothing.
     """
     if not sys.platform.startswith("linux"):
         return
-    parent = os.getppid()
+    if parent is None:
+        parent = os.getppid()
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -55,7 +63,8 @@ def die_with_parent() -> None:
 
 
 def _start(rules: Sequence[RuleSpec]) -> None:
-    die_with_parent()
+    # A worker is forked from the forkserver, whose module (and pid) it inherits.
+    die_with_parent(getattr(sys.modules.get("watcher._forkserver"), "PID", None))
     global _book
     _book = RuleBook(compile_rule(rule) for rule in rules)
     # The modules and compiled rules live as long as the worker: keep them out of
@@ -101,6 +110,7 @@ def worker_count(setting: int | None) -> int:
 def start_pool(count: int, rules: Sequence[RuleSpec]) -> ProcessPoolExecutor:
     # forkserver: workers start from a clean process, not a copy of one with threads.
     context = multiprocessing.get_context("forkserver")
+    os.environ[POOL_PARENT_ENV] = str(os.getpid())
     context.set_forkserver_preload(
         ["watcher._forkserver", "watcher.core.analyse", "watcher.core.parse"]
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -69,3 +71,44 @@ def test_default_worker_count_is_one_per_core_up_to_the_loops_capacity(
         monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
         assert worker_count(None) == expected, cores
         assert worker_count(5) == 5  # a setting is taken as it is, whatever the cores
+
+
+# The intermediate process dies at once; its child, adopted by then, asks to die
+# with the parent it was forked from.  run() reads the pipe the child inherited,
+# so it returns when the child has exited (or printed and exited).
+ADOPTED_AFTER_ITS_PARENT_DIED = """
+import os, time
+parent = os.getpid()
+if os.fork():
+    os._exit(0)
+time.sleep(0.3)
+from watcher.workers import die_with_parent
+die_with_parent(parent)
+print("alive", flush=True)
+"""
+
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's"
+)
+
+
+@linux_only
+def test_a_worker_whose_parent_died_before_it_started_exits_instead_of_living_on() -> None:
+    # The race CI met: a worker forked just before its forkserver was killed lived on.
+    done = subprocess.run(
+        [sys.executable, "-c", ADOPTED_AFTER_ITS_PARENT_DIED],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert (done.returncode, done.stdout) == (0, "")
+
+
+@linux_only
+def test_a_worker_with_its_parent_alive_keeps_running() -> None:
+    script = "import os\nfrom watcher.workers import die_with_parent\n"
+    script += "die_with_parent(os.getppid())\nprint('alive')"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=20
+    )
+    assert (done.returncode, done.stdout) == (0, "alive\n")
