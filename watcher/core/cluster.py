@@ -396,10 +396,6 @@ def fingerprint_text(title: str, lead: str) -> Fingerprint:
     return Fingerprint(title_terms, _content_terms(lead_tokens), sample)
 
 
-def _numbers(terms: frozenset[str]) -> set[str]:
-    return {t for t in terms if t.isdigit()}
-
-
 def similarity(a: Fingerprint, b: Fingerprint) -> float:
     """0..1: the better of headline agreement and lead overlap, halved if numbers differ.
 
@@ -410,25 +406,49 @@ def similarity(a: Fingerprint, b: Fingerprint) -> float:
     needs two in common and a headline term that shows up in the other story
     (so a feed's boilerplate lead matches nothing).
     """
-    ta, tb = frozenset(a.title), frozenset(b.title)
-    la, lb = frozenset(a.lead), frozenset(b.lead)
-    shared = ta & tb
-    headline = 0.0
-    if len(shared) >= MIN_SHARED_TERMS:
-        explained = len((ta - tb) & lb) + len((tb - ta) & la)
-        # At most 1: shared and explained terms are disjoint parts of the union.
-        headline = (len(shared) + explained) / len(ta | tb)
-    lead = 0.0
-    shorter = min(len(a.shingles), len(b.shingles))
-    if shorter >= MIN_LEAD_SAMPLES and (ta & (tb | lb) or tb & (ta | la)):
-        common = len(set(a.shingles).intersection(b.shingles))
-        if common >= MIN_SHARED_SAMPLES:
-            lead = common / shorter
-    score = max(headline, lead)
-    na, nb = _numbers(ta), _numbers(tb)
-    if na - nb and nb - na:
-        score *= NUMBER_PENALTY
-    return score
+    return _Probe(a).similarity(b)
+
+
+class _Probe:
+    """One story's term sets, built once for every story it is compared with: a lookup
+    scores many groups, and building the sets was most of a comparison's cost."""
+
+    __slots__ = ("lead", "numbers", "shingle_count", "shingles", "title")
+
+    def __init__(self, fp: Fingerprint) -> None:
+        self.title = frozenset(fp.title)
+        self.lead = frozenset(fp.lead)
+        self.shingles = frozenset(fp.shingles)
+        self.shingle_count = len(fp.shingles)
+        self.numbers = _numbers(self.title)
+
+    def similarity(self, other: Fingerprint) -> float:
+        """``similarity(probed story, other)``; the other's lead is only read, never copied."""
+        ta, la = self.title, self.lead
+        tb = frozenset(other.title)
+        shared = ta & tb
+        headline = 0.0
+        if len(shared) >= MIN_SHARED_TERMS:
+            explained = len((ta - tb).intersection(other.lead)) + len((tb - ta) & la)
+            # At most 1: shared and explained terms are disjoint parts of the union.
+            headline = (len(shared) + explained) / len(ta | tb)
+        lead = 0.0
+        shorter = min(self.shingle_count, len(other.shingles))
+        if shorter >= MIN_LEAD_SAMPLES and (
+            shared or not ta.isdisjoint(other.lead) or not tb.isdisjoint(la)
+        ):
+            common = len(self.shingles.intersection(other.shingles))
+            if common >= MIN_SHARED_SAMPLES:
+                lead = common / shorter
+        score = max(headline, lead)
+        na, nb = self.numbers, _numbers(tb)
+        if na - nb and nb - na:
+            score *= NUMBER_PENALTY
+        return score
+
+
+def _numbers(terms: frozenset[str]) -> set[str]:
+    return {t for t in terms if t.isdigit()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -633,8 +653,9 @@ class ClusterIndex:
         # score (a wire copy the same day) ends the search: nothing can beat it.
         ranked = sorted(((groups[gid].latest(), gid) for gid in self._candidates(fp)), reverse=True)
         best: tuple[float, int] | None = None
+        probe = _Probe(fp)
         for (seen, _), gid in ranked:
-            score = self._score(fp, at, groups[gid].fp, seen)
+            score = self._score(probe, at, groups[gid].fp, seen)
             if score >= self._threshold and (best is None or score > best[0]):
                 best = (score, gid)
                 if score >= 1.0:
@@ -644,11 +665,12 @@ class ClusterIndex:
     def scan(self, fp: Fingerprint, at: datetime | None = None) -> int | None:
         """What ``find`` answers, by judging every group of the window: the reference."""
         best: tuple[tuple[float, datetime, int], int] | None = None
+        probe = _Probe(fp)
         for group in self._groups.values():
             if not self._eligible(fp, group.fp):
                 continue
             seen, order = group.latest()
-            score = self._score(fp, at, group.fp, seen)
+            score = self._score(probe, at, group.fp, seen)
             if score >= self._threshold and (best is None or (score, seen, order) > best[0]):
                 best = ((score, seen, order), group.key)
         return None if best is None else best[1]
@@ -670,8 +692,8 @@ class ClusterIndex:
                 _unpost(self._by_shingle, shingle, gid)
 
     @staticmethod
-    def _score(fp: Fingerprint, at: datetime | None, other: Fingerprint, seen: datetime) -> float:
-        score = similarity(fp, other)
+    def _score(probe: _Probe, at: datetime | None, other: Fingerprint, seen: datetime) -> float:
+        score = probe.similarity(other)
         return score if at is None else score * time_factor(at - seen)
 
     def _eligible(self, fp: Fingerprint, other: Fingerprint) -> bool:

@@ -483,15 +483,16 @@ def test_a_term_too_common_in_the_window_is_never_walked(monkeypatch: pytest.Mon
 
 
 def count_similarity(monkeypatch: pytest.MonkeyPatch) -> list[None]:
-    """From now on, every call of ``cluster.similarity`` adds one item to the list returned."""
+    """From now on, every pair scored (a lookup's probe against one group, or
+    ``cluster.similarity``) adds one item to the list returned."""
     calls: list[None] = []
-    real = cluster.similarity
+    real = cluster._Probe.similarity
 
-    def counting(a: Fingerprint, b: Fingerprint) -> float:
+    def counting(probe: cluster._Probe, other: Fingerprint) -> float:
         calls.append(None)
-        return real(a, b)
+        return real(probe, other)
 
-    monkeypatch.setattr(cluster, "similarity", counting)
+    monkeypatch.setattr(cluster._Probe, "similarity", counting)
     return calls
 
 
