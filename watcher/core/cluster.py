@@ -422,8 +422,12 @@ class _Probe:
         self.shingle_count = len(fp.shingles)
         self.numbers = _numbers(self.title)
 
-    def similarity(self, other: Fingerprint) -> float:
-        """``similarity(probed story, other)``; the other's lead is only read, never copied."""
+    def similarity(self, other: Fingerprint, floor: float = 0.0) -> float:
+        """``similarity(probed story, other)``; the other's lead is only read, never copied.
+
+        A score below ``floor`` is returned without the number penalty, which could
+        only lower it: a lookup discards it anyway, and most of a window scores low.
+        """
         ta, la = self.title, self.lead
         tb = frozenset(other.title)
         shared = ta & tb
@@ -441,6 +445,8 @@ class _Probe:
             if common >= MIN_SHARED_SAMPLES:
                 lead = common / shorter
         score = max(headline, lead)
+        if score < floor:
+            return score
         na, nb = self.numbers, _numbers(tb)
         if na - nb and nb - na:
             score *= NUMBER_PENALTY
@@ -691,10 +697,12 @@ class ClusterIndex:
             for shingle in set(group.fp.shingles):
                 _unpost(self._by_shingle, shingle, gid)
 
-    @staticmethod
-    def _score(probe: _Probe, at: datetime | None, other: Fingerprint, seen: datetime) -> float:
-        score = probe.similarity(other)
-        return score if at is None else score * time_factor(at - seen)
+    def _score(
+        self, probe: _Probe, at: datetime | None, other: Fingerprint, seen: datetime
+    ) -> float:
+        # The time factor is at most 1: a score under the threshold stays under it.
+        score = probe.similarity(other, self._threshold)
+        return score if at is None or score < self._threshold else score * time_factor(at - seen)
 
     def _eligible(self, fp: Fingerprint, other: Fingerprint) -> bool:
         """The rule's gate: enough rare headline terms or lead shingles in common.

@@ -488,9 +488,9 @@ def count_similarity(monkeypatch: pytest.MonkeyPatch) -> list[None]:
     calls: list[None] = []
     real = cluster._Probe.similarity
 
-    def counting(probe: cluster._Probe, other: Fingerprint) -> float:
+    def counting(probe: cluster._Probe, other: Fingerprint, floor: float = 0.0) -> float:
         calls.append(None)
-        return real(probe, other)
+        return real(probe, other, floor)
 
     monkeypatch.setattr(cluster._Probe, "similarity", counting)
     return calls
@@ -1099,3 +1099,35 @@ def test_a_perfect_match_ends_the_search(monkeypatch: pytest.MonkeyPatch) -> Non
     index.add(9, wire, T0 + timedelta(hours=1))
     calls = count_similarity(monkeypatch)
     assert index.find(wire) == 9 and len(calls) == 1  # the most recent, scored first, is perfect
+
+
+@pytest.mark.parametrize(
+    ("other", "hours_apart", "expected"),
+    [
+        # 3 shared + "2024" said by the other's lead, of 5 terms: 0.8 before the
+        # penalty, exactly the threshold; the headlines' numbers differ, so 0.4.
+        (fp("2025 b c d", "2024"), 0, None),
+        # The same words with no number on the other side: 0.8, the same event.
+        (fp("b c d e", "2024 e"), 0, 1),
+        # ... but not 30 hours later (0.8 x 0.95).
+        (fp("b c d e", "2024 e"), 30, None),
+    ],
+    ids=["numbers-differ-at-the-threshold", "no-second-number", "a-day-later"],
+)
+def test_a_lookup_lowers_a_score_at_the_threshold(
+    other: Fingerprint, hours_apart: int, expected: int | None
+) -> None:
+    # A lookup skips the number penalty and the time factor only for scores
+    # already under the threshold, which either could only lower.
+    index = ClusterIndex()
+    index.add(1, other, T0)
+    probe, at = fp("2024 b c d"), T0 + timedelta(hours=hours_apart)
+    assert index.find(probe, at) == index.scan(probe, at) == expected
+
+
+def test_a_probe_under_its_floor_gives_the_unpenalised_score() -> None:
+    a, b = fp("2024 b c d", "", (1, 2, 3)), fp("2025 b c d", "2024", (1, 2, 3))
+    assert cluster.similarity(a, b) == 0.5  # the shingles agree: 1.0, halved
+    assert cluster._Probe(a).similarity(b, floor=1.0) == 0.5  # 1.0 is not below it
+    assert cluster._Probe(a).similarity(b, floor=1.5) == 1.0  # under it: left as is
+    assert cluster._Probe(a).similarity(fp("x y"), floor=0.8) == 0.0
