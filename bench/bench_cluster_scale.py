@@ -408,6 +408,28 @@ class Size:
     candidates: float | None
     naive: Naive | None = None
     load: float = 0.0  # cores other processes kept busy meanwhile
+    lookup_floor_us: float | None = None  # the batch's tokens looked up in a plain dict
+
+
+def lookup_floor(fps: Sequence[Any], n: int, batch: int, repeat: int = 3) -> float | None:
+    """µs per story to look the batch's headline terms and shingles up in one plain dict
+    of the window's: what any index keyed by them pays before it does anything else,
+    and what grows once the window no longer fits the CPU's cache."""
+    if not all(hasattr(fp, "title") and hasattr(fp, "shingles") for fp in fps[:1]):
+        return None
+    held: dict[object, int] = {}
+    for i in range(n):
+        for token in (*fps[i].title, *fps[i].shingles):
+            held[token] = i
+    probes = [(*fp.title, *fp.shingles) for fp in fps[n : n + batch]]
+    get, best = held.get, float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for tokens in probes:
+            for token in tokens:
+                get(token)
+        best = min(best, time.perf_counter() - started)
+    return best / len(probes) * 1e6
 
 
 def window_times(api: Api, n: int, batch: int) -> list[datetime]:
@@ -477,12 +499,13 @@ def measure_size(
         del index, find, add
         if len(keys) < batch:  # over budget: one build is all there is time for
             break
+    floor = lookup_floor(fps, n, batch)
     probes = max(3, min(batch, int(naive_budget / max(1e-9, pair_s * n))))
     naive = naive_scan(api, fps, times, n, probes) if naive_budget > 0 else None
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     load = max(0.0, machine_busy() - busy - cpu) / wall
     return Size(n, min(adds or [float("nan")]) * 1e6, [t * 1e6 for t in find_add], answers,
-                memory, peak, candidates, naive, load)  # fmt: skip
+                memory, peak, candidates, naive, load, floor)  # fmt: skip
 
 
 def count_candidates(index: Any, probes: Sequence[Any]) -> float | None:
@@ -554,8 +577,9 @@ def run_vocabulary(
     rows: list[Size] = []
     header = (
         f"  {'window':>8} {'find+add µs':>11} {'x 1,000':>7} {'runs µs':>24} {'add µs':>6}"
-        f" {'cands':>6} {'copies':>6} {'rest':>5} {'index MiB':>9} {'peak':>6} {'B/story':>7}"
-        f" {'naive µs':>10} {'naive/idx':>9} {'naive check':>18} {'load':>5}"
+        f" {'cands':>6} {'copies':>6} {'theirs':>6} {'rest':>5} {'index MiB':>9} {'peak':>6}"
+        f" {'B/story':>7}"
+        f" {'naive µs':>10} {'naive/idx':>9} {'naive check':>18} {'load':>5} {'dict µs':>13}"
     )
     print(header)
     print("  " + "-" * (len(header) - 2))
@@ -568,6 +592,14 @@ def run_vocabulary(
         is_copy = [s.copy_of is not None for s in stories[n : n + timed]]
         joined = [k is not None for k in row.answers]
         joined_copies = sum(c and j for c, j in zip(is_copy, joined, strict=True))
+        # The window's stories were added under their own index; the batch's under
+        # the key found, or their own.
+        keys = list(range(n)) + [i if k is None else k for i, k in zip(
+            range(n, n + timed), row.answers, strict=True)]  # fmt: skip
+        with_original = sum(
+            s.copy_of is not None and keys[n + i] == keys[s.copy_of]
+            for i, s in enumerate(stories[n : n + timed])
+        )
         joined_others = sum(j and not c for c, j in zip(is_copy, joined, strict=True))
         n_copies = sum(is_copy) or 1
         n_others = (timed - sum(is_copy)) or 1
@@ -576,6 +608,10 @@ def run_vocabulary(
             runs = f"({timed:,} stories) {runs}"
         cands = "-" if row.candidates is None else f"{row.candidates:.1f}"
         add_us = f"{row.add_us:.1f}" if row.add_us == row.add_us else "-"  # nan: no untraced fill
+        floor = "-"
+        if row.lookup_floor_us is not None and rows[0].lookup_floor_us:
+            grown = row.lookup_floor_us / rows[0].lookup_floor_us
+            floor = f"{row.lookup_floor_us:.1f} {grown:.2f}x"
         if row.naive:
             nv = row.naive
             compared = min(nv.probes, timed)
@@ -586,9 +622,11 @@ def run_vocabulary(
             check, naive_cols = "-", f"{'-':>10} {'-':>9}"
         print(
             f"  {n:>8,} {best:>11.1f} {best / base:>6.2f}x {runs:>24} {add_us:>6}"
-            f" {cands:>6} {joined_copies / n_copies:>6.0%} {joined_others / n_others:>5.1%}"
+            f" {cands:>6} {joined_copies / n_copies:>6.0%} {with_original / n_copies:>6.0%}"
+            f" {joined_others / n_others:>5.1%}"
             f" {row.memory_mib:>9.1f} {row.memory_peak_mib:>6.1f}"
-            f" {row.memory_mib * 2**20 / n:>7.0f} {naive_cols} {check:>18} {row.load:>5.2f}",
+            f" {row.memory_mib * 2**20 / n:>7.0f} {naive_cols} {check:>18} {row.load:>5.2f}"
+            f" {floor}",
             flush=True,
         )
     largest = rows[-1]
@@ -682,12 +720,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "\n--budget is timed on the stories it did and not repeated); x 1,000: that"
         "\nagainst the first window size; add µs: per story while filling; cands: entries the"
         "\nindex scores per lookup (its private _candidates, when it has one); copies / rest:"
-        "\nshare of the batch's near copies / other stories that joined a cluster; index MiB:"
+        "\nshare of the batch's near copies / other stories that joined a cluster; theirs:"
+        "\nshare of the near copies that joined their original's cluster; index MiB:"
         "\ntracemalloc of the filled index (its fingerprints not counted), peak while filling;"
         "\nnaive µs: scanning the whole window with the pairwise rule, per story, on the first"
         "\nstories of the same batch (naive check: how many got the index's answer); load:"
         "\ncores other processes kept busy meanwhile (/proc/stat): above ~0.3 on a 2-core"
-        "\nmachine the figures are slowed and the ratios noisy."
+        "\nmachine the figures are slowed and the ratios noisy; dict µs: the batch's headline"
+        "\nterms and shingles looked up in one plain dict of the window's, per story, and its"
+        "\nratio to the first size: a floor for any index keyed by them, which grows only"
+        "\nbecause a bigger window no longer fits the CPU's cache."
     )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {rss:.0f} MiB; took {time.perf_counter() - started:.0f} s")

@@ -11,8 +11,9 @@ different numbers (a new toll, part 2, week 43) are held to be different news.
 
 ``same_event`` is the whole rule; ``ClusterIndex.find`` gives exactly the
 answer of scanning the window with it, but looks candidates up by shared
-headline words and shared lead shingles, so its cost does not grow with a
-window of ordinary news.  See docs/clustering.md for the measurements.
+headline words and shared lead shingles, walking only the few stories seen
+last that hold each, so its cost grows little with the window.  See
+docs/clustering.md for the measurements.
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ import heapq
 import json
 import sys
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import count
+from itertools import count, islice
 from typing import TypeGuard, TypeVar
 
 import regex
@@ -49,8 +51,12 @@ MIN_SHARED_SAMPLES = 2
 MIN_SHARED_TERMS = 3  # "Donald Trump" in common is a topic, not an event
 NUMBER_PENALTY = 0.5
 # Terms and shingles held by more groups of the window than this are too common to say
-# which event a story reports; they are never walked (a lookup's cost stays flat).
+# which event a story reports; they are never walked.
 MAX_POSTING = 300
+# Of the groups holding a term or shingle, a lookup walks only the few seen last (as
+# Petrovic et al. 2010 bound their LSH buckets): reports of one event come close
+# together, and what a lookup walks is then bounded however many stories the window holds.
+RECENT_HOLDERS = 4
 # Within this many hours two reports are as likely one event as at once; later, the
 # score is lowered by up to TIME_PENALTY (at 48 hours).
 SAME_DAY_HOURS = 12
@@ -543,8 +549,9 @@ class _Group:
 
 
 # Most terms and shingles are held by one story, many by a handful: a bare id,
-# then a tuple, and a set only for common ones (a set costs 216 bytes empty).
-_Posting = int | tuple[int, ...] | set[int]
+# then a tuple, and only for common ones a dict (insertion-ordered, so its last
+# entries are the groups added most recently; deleting one costs O(1)).
+_Posting = int | tuple[int, ...] | dict[int, None]
 _Token = TypeVar("_Token", str, int)
 _TUPLE_MAX = 8
 
@@ -553,20 +560,20 @@ def _post(index: dict[_Token, _Posting], token: _Token, eid: int) -> None:
     held: _Posting | None = index.get(token)
     if held is None:
         index[token] = eid
-    elif isinstance(held, set):
-        held.add(eid)
+    elif isinstance(held, dict):
+        held[eid] = None
     elif isinstance(held, tuple):
-        more = list(held)
-        more.append(eid)
-        index[token] = tuple(more) if len(more) <= _TUPLE_MAX else set(more)
+        holders: tuple[int, ...] = held
+        more = (*holders, eid)
+        index[token] = more if len(more) <= _TUPLE_MAX else dict.fromkeys(more)
     else:
         index[token] = (held, eid)
 
 
 def _unpost(index: dict[_Token, _Posting], token: _Token, eid: int) -> None:
     held: _Posting | None = index.get(token)
-    if isinstance(held, set):
-        held.discard(eid)
+    if isinstance(held, dict):
+        del held[eid]  # every holder is kept: nothing is dropped but by this
         if len(held) <= _TUPLE_MAX:
             _shrink(index, token, tuple(held))
     elif isinstance(held, tuple):
@@ -584,10 +591,27 @@ def _shrink(index: dict[_Token, _Posting], token: _Token, rest: tuple[int, ...])
         del index[token]
 
 
-def _as_set(held: _Posting) -> set[int]:
-    if isinstance(held, set):
-        return held
-    return {held} if isinstance(held, int) else set(held)
+def _move_last(index: dict[_Token, _Posting], token: _Token, eid: int) -> None:
+    """Make ``eid`` the holder of ``token`` seen last (it was seen again)."""
+    held: _Posting = index[token]
+    if isinstance(held, dict):
+        del held[eid]
+        held[eid] = None
+    elif isinstance(held, tuple) and held[-1] != eid:
+        holders: tuple[int, ...] = held
+        index[token] = (*(e for e in holders if e != eid), eid)
+
+
+def _walked(held: _Posting) -> Iterable[int]:
+    """The holders a lookup walks: the ``RECENT_HOLDERS`` seen last, or none of a
+    token held by more than ``MAX_POSTING`` groups."""
+    if isinstance(held, int):
+        return (held,)
+    if len(held) > MAX_POSTING:
+        return ()
+    if isinstance(held, tuple):
+        return held[-RECENT_HOLDERS:]
+    return islice(reversed(held), RECENT_HOLDERS)
 
 
 def time_factor(apart: timedelta) -> float:
@@ -603,15 +627,17 @@ class ClusterIndex:
     """The stories of the window, looked up by shared rare headline terms and lead shingles.
 
     A pair can only be the same event if it shares three headline terms, or
-    two sampled lead shingles, each held by at most ``MAX_POSTING`` groups of
-    the window: terms and shingles that many stories share ("says", a feed's
-    recurring words, any language's function words) say little about the event
-    and are never walked, so a lookup costs about the same in a window of a
-    thousand stories or of a hundred thousand.  ``find`` answers exactly as
-    ``scan`` (every group judged by that rule and ``similarity``, lowered by
-    ``time_factor``; best score wins, ties go to the most recent copy, then the
-    one added last).  Copies of a cluster with the same fingerprint are one
-    group, scored once.
+    two sampled lead shingles, that count: a term or shingle counts for a
+    group when at most ``MAX_POSTING`` groups of the window hold it (terms
+    many stories share, "says", a feed's recurring words, any language's
+    function words, say little about the event) and the group is one of the
+    ``RECENT_HOLDERS`` that were seen holding it last.  So a lookup walks a
+    bounded number of holders per term, in a window of a thousand stories or
+    of a hundred thousand.  ``find`` answers exactly as ``scan`` (every group
+    judged by that rule and ``similarity``, lowered by ``time_factor``; best
+    score wins, ties go to the most recent copy, then the one added last).
+    Copies of a cluster with the same fingerprint are one group, scored once;
+    a copy seen again makes its group the latest holder of its terms.
     """
 
     def __init__(self, threshold: float = DEFAULT_THRESHOLD) -> None:
@@ -645,6 +671,11 @@ class ClusterIndex:
                 _post(self._by_term, term, gid)
             for shingle in set(fp.shingles):
                 _post(self._by_shingle, shingle, gid)
+        else:
+            for term in set(fp.title):
+                _move_last(self._by_term, term, gid)
+            for shingle in set(fp.shingles):
+                _move_last(self._by_shingle, shingle, gid)
         self._groups[gid].members.append((at, order))
         heapq.heappush(self._by_age, (at, order, gid))
         self._size += 1
@@ -654,10 +685,13 @@ class ClusterIndex:
 
         ``at`` is when ``fp``'s story was seen (None: time is left out of the score).
         """
+        candidates = self._candidates(fp)
+        if not candidates:  # most stories: nothing to score
+            return None
         groups = self._groups
         # Most recent first, so a tie keeps the first one scored, and a perfect
         # score (a wire copy the same day) ends the search: nothing can beat it.
-        ranked = sorted(((groups[gid].latest(), gid) for gid in self._candidates(fp)), reverse=True)
+        ranked = sorted(((groups[gid].latest(), gid) for gid in candidates), reverse=True)
         best: tuple[float, int] | None = None
         probe = _Probe(fp)
         for (seen, _), gid in ranked:
@@ -672,8 +706,8 @@ class ClusterIndex:
         """What ``find`` answers, by judging every group of the window: the reference."""
         best: tuple[tuple[float, datetime, int], int] | None = None
         probe = _Probe(fp)
-        for group in self._groups.values():
-            if not self._eligible(fp, group.fp):
+        for gid, group in self._groups.items():
+            if not self._eligible(fp, gid):
                 continue
             seen, order = group.latest()
             score = self._score(probe, at, group.fp, seen)
@@ -704,59 +738,41 @@ class ClusterIndex:
         score = probe.similarity(other, self._threshold)
         return score if at is None or score < self._threshold else score * time_factor(at - seen)
 
-    def _eligible(self, fp: Fingerprint, other: Fingerprint) -> bool:
+    def _eligible(self, fp: Fingerprint, gid: int) -> bool:
         """The rule's gate: enough rare headline terms or lead shingles in common.
 
-        ``other`` is a group of the window, so every term and shingle it has is posted.
+        ``gid`` is a group of the window, so every term and shingle it has is posted.
         """
+        other = self._groups[gid].fp
         shared_terms = sum(
-            1 for t in set(fp.title) & set(other.title) if _size(self._by_term[t]) <= MAX_POSTING
+            1 for t in set(fp.title) & set(other.title) if gid in _walked(self._by_term[t])
         )
         if shared_terms >= MIN_SHARED_TERMS:
             return True
         shared_shingles = sum(
-            1
-            for h in set(fp.shingles) & set(other.shingles)
-            if _size(self._by_shingle[h]) <= MAX_POSTING
+            1 for h in set(fp.shingles) & set(other.shingles) if gid in _walked(self._by_shingle[h])
         )
         return shared_shingles >= MIN_SHARED_SAMPLES
 
     def _candidates(self, fp: Fingerprint) -> set[int]:
         """Groups sharing three rare headline terms or two rare sampled lead shingles.
 
-        Postings longer than ``MAX_POSTING`` are never walked; the rest are
-        intersected smallest first.
+        Only the ``RECENT_HOLDERS`` groups of a posting seen last are walked, and
+        postings longer than ``MAX_POSTING`` not at all; each walked group's shared
+        tokens are counted.
         """
-        found: set[int] = set()
-        terms = _postings(self._by_term, set(fp.title))
-        n = len(terms)
-        for i in range(n - 2):
-            # Groups already found, all of them, add nothing.
-            if terms[i] <= found:
-                continue
-            for j in range(i + 1, n - 1):
-                both = terms[i] & terms[j]
-                if both and not both <= found:
-                    for k in range(j + 1, n):
-                        found |= both & terms[k]
-        shingles = _postings(self._by_shingle, set(fp.shingles))
-        for i, first in enumerate(shingles):
-            for second in shingles[i + 1 :]:
-                found |= first & second
+        found = _holding(self._by_term, fp.title, MIN_SHARED_TERMS)
+        found.update(_holding(self._by_shingle, fp.shingles, MIN_SHARED_SAMPLES))
         return found
 
 
-def _size(held: _Posting) -> int:
-    return 1 if isinstance(held, int) else len(held)
-
-
-def _postings(index: dict[_Token, _Posting], tokens: Iterable[_Token]) -> list[set[int]]:
-    """The postings of ``tokens`` that are rare enough to walk, smallest first."""
-    return sorted(
-        (
-            _as_set(held)
-            for token in tokens
-            if (held := index.get(token)) is not None and _size(held) <= MAX_POSTING
-        ),
-        key=len,
-    )
+def _holding(index: dict[_Token, _Posting], tokens: Iterable[_Token], need: int) -> set[int]:
+    """The groups among the walked holders of at least ``need`` of ``tokens``."""
+    walked: list[int] = []
+    for token in set(tokens):  # set(): a hand-made fingerprint may repeat a token
+        held = index.get(token)
+        if held is not None:
+            walked.extend(_walked(held))
+    if len(walked) < need:
+        return set()
+    return {gid for gid, n in Counter(walked).items() if n >= need}
