@@ -9,6 +9,13 @@ tests/data/cluster_pairs.jsonl, by category, at neighbouring thresholds, a
 two-fold estimate of how the threshold choice generalises, and the score of
 rapidfuzz's token_set_ratio (the library alternative) on the same pairs.
 
+Replay: the corpus's own dated stories (../shared/corpus/feeds, parsed by
+watcher) in publication order through the index with its 48-hour window, once
+walking the last ``RECENT_HOLDERS`` holders of each term and shingle (the
+default), once the last two, once every holder: how many stories joined a
+cluster, and how many answers differ from walking every holder.  Skipped when
+the corpus is absent.
+
 Speed: stories/s of find+add(+evict) with 1,000 and 100,000 stories in the
 window, against a naive scan of the window, and the memory the index holds.
 The stories are synthetic (headline and lead words drawn from a Zipf
@@ -38,8 +45,10 @@ from statistics import median
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from watcher.core import cluster  # noqa: E402
 from watcher.core.cluster import (  # noqa: E402
     DEFAULT_THRESHOLD,
+    DEFAULT_WINDOW,
     ClusterIndex,
     Fingerprint,
     fingerprint,
@@ -48,6 +57,7 @@ from watcher.core.cluster import (  # noqa: E402
 )
 
 PAIRS = ROOT / "tests" / "data" / "cluster_pairs.jsonl"
+CORPUS = ROOT.parent / "shared" / "corpus" / "feeds"
 T0 = datetime(2026, 1, 1)
 
 
@@ -409,6 +419,56 @@ def datasketch_alternative(quick: bool) -> None:
     )
 
 
+def replay() -> None:
+    """The bound on holders walked, on real news in the order it was published."""
+    from watcher.core.cluster import story_fingerprint
+    from watcher.core.parse import parse_feed
+
+    if not CORPUS.is_dir():
+        print("\nreplay: ../shared/corpus absent, skipped")
+        return
+    dated: list[tuple[datetime, Fingerprint]] = []
+    for path in sorted(CORPUS.iterdir()):
+        try:
+            parsed = parse_feed(path.stem, path.read_bytes(), content_type=None, url=path.name)
+        except Exception:  # a broken feed of the corpus: the others still count
+            continue
+        for story in parsed.stories:
+            if story.published and story.title:
+                fp = story_fingerprint(story.title, story.summary, story.content)
+                dated.append((story.published.replace(tzinfo=None), fp))
+    dated.sort(key=lambda item: item[0])
+
+    def run(holders: int) -> tuple[list[int | None], int]:
+        saved = cluster.RECENT_HOLDERS
+        cluster.RECENT_HOLDERS = holders
+        try:
+            index, answers, largest = ClusterIndex(), [], 0
+            for i, (at, fp) in enumerate(dated):
+                index.evict(at - DEFAULT_WINDOW)
+                key = index.find(fp, at)
+                answers.append(key)
+                index.add(i if key is None else key, fp, at)
+                largest = max(largest, len(index))
+            return answers, largest
+        finally:
+            cluster.RECENT_HOLDERS = saved
+
+    every, largest = run(len(dated) + 1)
+    print(
+        f"\nreplay: {len(dated):,} dated corpus stories in publication order,"
+        f" {DEFAULT_WINDOW.total_seconds() / 3600:.0f}-hour window (at most {largest:,} in it)"
+    )
+    for holders in (cluster.RECENT_HOLDERS, 2):
+        answers, _ = run(holders)
+        differ = sum(a != b for a, b in zip(answers, every, strict=True))
+        print(
+            f"  last {holders} holders walked: {sum(a is not None for a in answers)} joined a"
+            f" cluster; {differ} answers differ from walking every holder"
+            f" ({sum(a is not None for a in every)} joined)"
+        )
+
+
 def peak_rss_mib() -> float:
     # ru_maxrss is KiB on Linux.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -424,6 +484,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     quality()
+    replay()
     speed(args.quick)
     if args.datasketch:
         datasketch_alternative(args.quick)

@@ -690,12 +690,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1,000 and 10,000, one build each")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument(
+        "--recent-holders", type=int, metavar="N",
+        help="walk the last N holders of each term and shingle instead of the index's"
+        " RECENT_HOLDERS (to measure the bound; a huge N walks every holder)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.repeat = [1_000, 10_000], 1
+    if args.recent_holders is not None:
+        if not hasattr(cluster, "RECENT_HOLDERS") or args.recent_holders < 1:
+            parser.error("--recent-holders needs an index with RECENT_HOLDERS, and N >= 1")
+        cluster.RECENT_HOLDERS = args.recent_holders
     api = Api.detect()
     started = time.perf_counter()
-    print(f"{tree_state()}; CPython {sys.version.split()[0]}, one core")
+    bound = getattr(cluster, "RECENT_HOLDERS", None)
+    walked = "" if bound is None else f"; last {bound:,} holders walked"
+    print(f"{tree_state()}; CPython {sys.version.split()[0]}, one core{walked}")
     print(api.describe())
     print(
         f"each window size: fill with N stories, then {args.batch:,} more each find + add;"
