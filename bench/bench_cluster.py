@@ -11,8 +11,9 @@ rapidfuzz's token_set_ratio (the library alternative) on the same pairs.
 
 Replay: the corpus's own dated stories (../shared/corpus/feeds, parsed by
 watcher) in publication order through the index with its 48-hour window, once
-walking the last ``RECENT_HOLDERS`` holders of each term and shingle (the
-default), once the last two, once every holder: how many stories joined a
+walking the last ``RECENT_TERM_HOLDERS`` holders of each headline term and
+``RECENT_SHINGLE_HOLDERS`` of each shingle (the default), once the last two,
+once every holder: how many stories joined a
 cluster, and how many answers differ from walking every holder.  Skipped when
 the corpus is absent.
 
@@ -439,9 +440,9 @@ def replay() -> None:
                 dated.append((story.published.replace(tzinfo=None), fp))
     dated.sort(key=lambda item: item[0])
 
-    def run(holders: int) -> tuple[list[int | None], int]:
-        saved = cluster.RECENT_HOLDERS
-        cluster.RECENT_HOLDERS = holders
+    def run(terms: int, shingles: int) -> tuple[list[int | None], int]:
+        saved = cluster.RECENT_TERM_HOLDERS, cluster.RECENT_SHINGLE_HOLDERS
+        cluster.RECENT_TERM_HOLDERS, cluster.RECENT_SHINGLE_HOLDERS = terms, shingles
         try:
             index, answers, largest = ClusterIndex(), [], 0
             for i, (at, fp) in enumerate(dated):
@@ -452,18 +453,20 @@ def replay() -> None:
                 largest = max(largest, len(index))
             return answers, largest
         finally:
-            cluster.RECENT_HOLDERS = saved
+            cluster.RECENT_TERM_HOLDERS, cluster.RECENT_SHINGLE_HOLDERS = saved
 
-    every, largest = run(len(dated) + 1)
+    every, largest = run(len(dated) + 1, len(dated) + 1)
     print(
         f"\nreplay: {len(dated):,} dated corpus stories in publication order,"
         f" {DEFAULT_WINDOW.total_seconds() / 3600:.0f}-hour window (at most {largest:,} in it)"
     )
-    for holders in (cluster.RECENT_HOLDERS, 2):
-        answers, _ = run(holders)
+    default = cluster.RECENT_TERM_HOLDERS, cluster.RECENT_SHINGLE_HOLDERS
+    for terms, shingles in (default, (2, 2)):
+        answers, _ = run(terms, shingles)
         differ = sum(a != b for a, b in zip(answers, every, strict=True))
         print(
-            f"  last {holders} holders walked: {sum(a is not None for a in answers)} joined a"
+            f"  last {terms} holders of a term, {shingles} of a shingle walked:"
+            f" {sum(a is not None for a in answers)} joined a"
             f" cluster; {differ} answers differ from walking every holder"
             f" ({sum(a is not None for a in every)} joined)"
         )

@@ -77,6 +77,7 @@ from synthetic_text import ZipfVocabulary, real_function_words  # noqa: E402
 from watcher.core import cluster  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "feeds"
+PAIRS = ROOT / "tests" / "data" / "cluster_pairs.jsonl"
 T0 = datetime(2026, 1, 1)
 COPY_SHARE = 0.10
 RECENT = 300  # a near copy is of one of the last RECENT stories (80% of them), else any earlier
@@ -645,6 +646,48 @@ def run_vocabulary(
     )
 
 
+def buried(
+    api: Api, gen: Generator, window: int = 50_000, gaps: Sequence[int] = (0, 2_000, 5_000, 20_000)
+) -> None:  # fmt: skip
+    """The labelled same-event pairs the rule merges, each with a busy window between
+    its two stories: is the second still found?  What bounding a lookup costs."""
+    pairs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines()]
+    merged = []
+    for pair in pairs:
+        a, b = pair["a"], pair["b"]
+        fa, fb = (
+            api.make_fingerprint(a["title"], a["lead"]),
+            api.make_fingerprint(b["title"], b["lead"]),
+        )
+        if pair["same"] and api.same(fa, fb):
+            merged.append((pair["category"], fa, fb))
+    fps = [api.make_fingerprint(s.title, s.lead) for s in gen.generate(window)]
+    step = api.window * 0.8 / window
+    print(
+        f"\nburied: the {len(merged)} labelled same-event pairs the rule merges; a window of"
+        f" {window:,} '{gen.name}' stories over 80% of the cluster window, the first story of"
+        " every pair added G stories before its end, the second looked up at its end"
+    )
+    for gap in gaps:
+        index = cluster.ClusterIndex(api.threshold)
+        first = window - gap
+        for i in range(first):
+            index.add(i, fps[i], T0 + step * i)
+        for j, (_, fa, _) in enumerate(merged):
+            index.add(window + j, fa, T0 + step * first)
+        for i in range(first, window):
+            index.add(i, fps[i], T0 + step * i)
+        end = T0 + step * window
+        lost: dict[str, int] = {}
+        for j, (category, _, fb) in enumerate(merged):
+            key = index.find(fb, at=end) if api.find_takes_at else index.find(fb)
+            if key != window + j:
+                lost[category] = lost.get(category, 0) + 1
+        found = len(merged) - sum(lost.values())
+        missed = ", ".join(f"{c} {n}" for c, n in sorted(lost.items())) or "none"
+        print(f"  G = {gap:>6,}: {found}/{len(merged)} found (missed: {missed})", flush=True)
+
+
 # ------------------------------------------------------------------ main
 
 
@@ -691,27 +734,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     parser.add_argument(
-        "--recent-holders", type=int, metavar="N",
-        help="walk the last N holders of each term and shingle instead of the index's"
-        " RECENT_HOLDERS (to measure the bound; a huge N walks every holder)",
+        "--buried", action="store_true",
+        help="only the labelled pairs with a busy window between their two stories",
+    )  # fmt: skip
+    parser.add_argument(
+        "--recent-holders", metavar="TERMS[,SHINGLES]",
+        help="walk the last TERMS holders of each headline term (and SHINGLES of each"
+        " shingle; default the same) instead of the index's (a huge number: every holder)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.repeat = [1_000, 10_000], 1
     if args.recent_holders is not None:
-        if not hasattr(cluster, "RECENT_HOLDERS") or args.recent_holders < 1:
-            parser.error("--recent-holders needs an index with RECENT_HOLDERS, and N >= 1")
-        cluster.RECENT_HOLDERS = args.recent_holders
+        try:
+            terms, _, shingles = args.recent_holders.partition(",")
+            bounds = int(terms), int(shingles or terms)
+        except ValueError:
+            parser.error("--recent-holders takes TERMS or TERMS,SHINGLES, whole numbers")
+        if not hasattr(cluster, "RECENT_TERM_HOLDERS") or min(bounds) < 1:
+            parser.error("--recent-holders needs an index with RECENT_TERM_HOLDERS, and >= 1")
+        cluster.RECENT_TERM_HOLDERS, cluster.RECENT_SHINGLE_HOLDERS = bounds
     api = Api.detect()
     started = time.perf_counter()
-    bound = getattr(cluster, "RECENT_HOLDERS", None)
-    walked = "" if bound is None else f"; last {bound:,} holders walked"
+    bound = getattr(cluster, "RECENT_TERM_HOLDERS", None)
+    walked = (
+        ""
+        if bound is None
+        else f"; last {bound:,} holders of a term, {cluster.RECENT_SHINGLE_HOLDERS:,} of a"
+        " shingle walked"
+    )
     print(f"{tree_state()}; CPython {sys.version.split()[0]}, one core{walked}")
     print(api.describe())
     print(
         f"each window size: fill with N stories, then {args.batch:,} more each find + add;"
         f" best of {args.repeat} builds"
     )
+    if args.buried:
+        if not args.corpus.is_dir():
+            print(f"buried skipped: no corpus at {args.corpus}")
+            return 0
+        buried(api, CorpusStories(args.seed, load_corpus(args.corpus)))
+        return 0
     if args.vocab in ("both", "corpus"):
         if args.corpus.is_dir():
             entries = load_corpus(args.corpus)

@@ -56,7 +56,10 @@ MAX_POSTING = 300
 # Of the groups holding a term or shingle, a lookup walks only the few seen last (as
 # Petrovic et al. 2010 bound their LSH buckets): reports of one event come close
 # together, and what a lookup walks is then bounded however many stories the window holds.
-RECENT_HOLDERS = 4
+# A headline term is shared by other events' stories too, so more of its holders are
+# walked than of a lead shingle's, whose holders are mostly copies of one text.
+RECENT_TERM_HOLDERS = 16
+RECENT_SHINGLE_HOLDERS = 4
 # Within this many hours two reports are as likely one event as at once; later, the
 # score is lowered by up to TIME_PENALTY (at 48 hours).
 SAME_DAY_HOURS = 12
@@ -602,16 +605,16 @@ def _move_last(index: dict[_Token, _Posting], token: _Token, eid: int) -> None:
         index[token] = (*(e for e in holders if e != eid), eid)
 
 
-def _walked(held: _Posting) -> Iterable[int]:
-    """The holders a lookup walks: the ``RECENT_HOLDERS`` seen last, or none of a
-    token held by more than ``MAX_POSTING`` groups."""
+def _walked(held: _Posting, recent: int) -> Iterable[int]:
+    """The holders a lookup walks: the ``recent`` seen last, or none of a token held
+    by more than ``MAX_POSTING`` groups."""
     if isinstance(held, int):
         return (held,)
     if len(held) > MAX_POSTING:
         return ()
     if isinstance(held, tuple):
-        return held[-RECENT_HOLDERS:]
-    return islice(reversed(held), RECENT_HOLDERS)
+        return held[-recent:]
+    return islice(reversed(held), recent)
 
 
 def time_factor(apart: timedelta) -> float:
@@ -631,7 +634,8 @@ class ClusterIndex:
     group when at most ``MAX_POSTING`` groups of the window hold it (terms
     many stories share, "says", a feed's recurring words, any language's
     function words, say little about the event) and the group is one of the
-    ``RECENT_HOLDERS`` that were seen holding it last.  So a lookup walks a
+    ``RECENT_TERM_HOLDERS`` (of a term; ``RECENT_SHINGLE_HOLDERS`` of a
+    shingle) that were seen holding it last.  So a lookup walks a
     bounded number of holders per term, in a window of a thousand stories or
     of a hundred thousand.  ``find`` answers exactly as ``scan`` (every group
     judged by that rule and ``similarity``, lowered by ``time_factor``; best
@@ -745,34 +749,42 @@ class ClusterIndex:
         """
         other = self._groups[gid].fp
         shared_terms = sum(
-            1 for t in set(fp.title) & set(other.title) if gid in _walked(self._by_term[t])
+            1
+            for t in set(fp.title) & set(other.title)
+            if gid in _walked(self._by_term[t], RECENT_TERM_HOLDERS)
         )
         if shared_terms >= MIN_SHARED_TERMS:
             return True
         shared_shingles = sum(
-            1 for h in set(fp.shingles) & set(other.shingles) if gid in _walked(self._by_shingle[h])
+            1
+            for h in set(fp.shingles) & set(other.shingles)
+            if gid in _walked(self._by_shingle[h], RECENT_SHINGLE_HOLDERS)
         )
         return shared_shingles >= MIN_SHARED_SAMPLES
 
     def _candidates(self, fp: Fingerprint) -> set[int]:
         """Groups sharing three rare headline terms or two rare sampled lead shingles.
 
-        Only the ``RECENT_HOLDERS`` groups of a posting seen last are walked, and
-        postings longer than ``MAX_POSTING`` not at all; each walked group's shared
-        tokens are counted.
+        Only the groups of a posting seen last are walked (``RECENT_TERM_HOLDERS``,
+        ``RECENT_SHINGLE_HOLDERS``), and postings longer than ``MAX_POSTING`` not at
+        all; each walked group's shared tokens are counted.
         """
-        found = _holding(self._by_term, fp.title, MIN_SHARED_TERMS)
-        found.update(_holding(self._by_shingle, fp.shingles, MIN_SHARED_SAMPLES))
+        found = _holding(self._by_term, fp.title, MIN_SHARED_TERMS, RECENT_TERM_HOLDERS)
+        found.update(
+            _holding(self._by_shingle, fp.shingles, MIN_SHARED_SAMPLES, RECENT_SHINGLE_HOLDERS)
+        )
         return found
 
 
-def _holding(index: dict[_Token, _Posting], tokens: Iterable[_Token], need: int) -> set[int]:
-    """The groups among the walked holders of at least ``need`` of ``tokens``."""
+def _holding(
+    index: dict[_Token, _Posting], tokens: Iterable[_Token], need: int, recent: int
+) -> set[int]:
+    """The groups among the ``recent`` walked holders of at least ``need`` of ``tokens``."""
     walked: list[int] = []
     for token in set(tokens):  # set(): a hand-made fingerprint may repeat a token
         held = index.get(token)
         if held is not None:
-            walked.extend(_walked(held))
+            walked.extend(_walked(held, recent))
     if len(walked) < need:
         return set()
     return {gid for gid, n in Counter(walked).items() if n >= need}

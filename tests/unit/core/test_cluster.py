@@ -450,13 +450,16 @@ def test_find_answers_as_scanning_the_window_with_same_event(
         assert len(index) == len(entries)
 
 
-# In windows this small the cap binds at 2, and the bound on holders walked at 1 or 2.
-@pytest.mark.parametrize(("cap", "recent"), [(2, 4), (300, 1), (3, 2)])
+# In windows this small the cap binds at 2 or 3, and the bounds on holders walked at 1 or 2.
+@pytest.mark.parametrize(
+    ("cap", "terms", "shingles"), [(2, 16, 4), (300, 1, 1), (3, 2, 1), (300, 1, 2)]
+)
 @settings(max_examples=150, deadline=None)
 @given(scenarios(), st.sampled_from([0.3, DEFAULT_THRESHOLD]), st.integers(0, 3000))
 def test_find_answers_as_the_scan_with_common_terms_capped_and_time_in_the_score(
     cap: int,
-    recent: int,
+    terms: int,
+    shingles: int,
     scenario: tuple[list[tuple[str, str]], list[tuple[Any, ...]]],
     threshold: float,
     minute: int,
@@ -465,7 +468,8 @@ def test_find_answers_as_the_scan_with_common_terms_capped_and_time_in_the_score
     index = ClusterIndex(threshold)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(cluster, "MAX_POSTING", cap)
-        patch.setattr(cluster, "RECENT_HOLDERS", recent)
+        patch.setattr(cluster, "RECENT_TERM_HOLDERS", terms)
+        patch.setattr(cluster, "RECENT_SHINGLE_HOLDERS", shingles)
         for op in ops:
             if op[0] == "add":
                 _, story, how, added, key = op
@@ -478,13 +482,14 @@ def test_find_answers_as_the_scan_with_common_terms_capped_and_time_in_the_score
 
 
 def test_a_story_buried_under_newer_holders_of_its_terms_is_found_by_its_lead() -> None:
-    """Only the last RECENT_HOLDERS holders of a term are walked: a wire story's headline
-    terms may all be held by newer stories, but its lead's shingles still find it."""
+    """Only the last RECENT_TERM_HOLDERS holders of a term are walked: a wire story's
+    headline terms may all be held by newer stories, but its lead's shingles find it."""
     lead = "Rescue teams searched the rubble of the port district for a third night"
     original = fingerprint("Quake strikes Chilean port city of Valparaiso", lead)
     index = ClusterIndex()
     index.add(1, original, T0)
-    for key in range(2, 12):  # ten newer stories of other events hold its headline terms
+    newer = range(2, 2 + cluster.RECENT_TERM_HOLDERS + 4)  # other events' stories
+    for key in newer:
         index.add(
             key,
             fingerprint(f"Quake strikes Chilean port city: report {key}", f"Other text {key}"),
@@ -495,13 +500,15 @@ def test_a_story_buried_under_newer_holders_of_its_terms_is_found_by_its_lead() 
     assert index.find(copy, later) == index.scan(copy, later) == 1
     # With no lead to go by, its headline terms are walked for the newer holders only ...
     bare = fingerprint("Quake strikes Chilean port city of Valparaiso", "")
-    index.add(20, bare, T0)
-    for key in range(21, 26):
+    index.add(100, bare, T0)
+    for key in range(101, 100 + cluster.RECENT_TERM_HOLDERS):
         index.add(key, fingerprint(f"Quake strikes Chilean port: no {key}", ""), later)
+    assert index.find(bare, later) == index.scan(bare, later) == 100  # still one of the last
+    index.add(200, fingerprint("Quake strikes Chilean port: one more", ""), later)
     assert index.find(bare, later) == index.scan(bare, later) is None
     # ... until a copy of it is seen again, which makes it the latest holder.
-    index.add(20, bare, later)
-    assert index.find(bare, later) == index.scan(bare, later) == 20
+    index.add(100, bare, later)
+    assert index.find(bare, later) == index.scan(bare, later) == 100
 
 
 def test_a_term_too_common_in_the_window_is_never_walked(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -1043,7 +1050,7 @@ def test_postings_are_an_id_then_a_tuple_then_a_dict_and_shrink_back() -> None:
         cluster._post(index, "quake", eid)
         kinds.append(type(index["quake"]).__name__)
         # The holders a lookup walks: the last four added, the latest first or last.
-        assert sorted(cluster._walked(index["quake"])) == list(range(max(0, eid - 3), eid + 1))
+        assert sorted(cluster._walked(index["quake"], 4)) == list(range(max(0, eid - 3), eid + 1))
     assert kinds == ["int"] + ["tuple"] * 7 + ["dict"] * 2
     kinds = []
     for eid in range(9, -1, -1):
@@ -1073,11 +1080,11 @@ def test_a_holder_seen_again_becomes_the_latest(
 
 
 def test_a_copy_seen_again_is_found_by_its_lead_again() -> None:
-    # Four newer stories hold its three sampled shingles (with no headline term in
-    # common with the probe, so they score 0): walked, they hide the original ...
+    # Newer stories hold its three sampled shingles (with no headline term in common
+    # with the probe, so they score 0): walked, they hide the original ...
     index = ClusterIndex()
     index.add(1, hand_made("alpha beta", (4, 8, 12)), T0)
-    for key in range(2, 6):
+    for key in range(2, 2 + cluster.RECENT_SHINGLE_HOLDERS):
         index.add(key, hand_made(f"gamma{key} delta{key}", (4, 8, 12)), T0)
     probe = hand_made("alpha zeta", (4, 8, 12))
     assert index.find(probe) == index.scan(probe) is None
@@ -1093,9 +1100,9 @@ def test_a_term_held_by_more_than_the_cap_is_walked_for_no_holder(
     index: dict[str, cluster._Posting] = {}
     for eid in range(10):
         cluster._post(index, "says", eid)
-    assert list(cluster._walked(index["says"])) == []
+    assert list(cluster._walked(index["says"], 4)) == []
     cluster._unpost(index, "says", 3)  # nine holders: at the cap, walked again
-    assert list(cluster._walked(index["says"])) == [9, 8, 7, 6]
+    assert list(cluster._walked(index["says"], 4)) == [9, 8, 7, 6]
 
 
 def hand_made(title: str, shingles: tuple[int, ...] = ()) -> Fingerprint:
