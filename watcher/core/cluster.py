@@ -553,7 +553,7 @@ class _Group:
 
 # Most terms and shingles are held by one story, many by a handful: a bare id,
 # then a tuple, and only for common ones a dict (insertion-ordered, so its last
-# entries are the groups added most recently; deleting one costs O(1)).
+# entries are the groups seen most recently; deleting or moving one costs O(1)).
 _Posting = int | tuple[int, ...] | dict[int, None]
 _Token = TypeVar("_Token", str, int)
 _TUPLE_MAX = 8
@@ -671,15 +671,13 @@ class ClusterIndex:
             gid = next(self._ids)
             self._groups[gid] = _Group(key, fp, [])
             self._group_of[(key, fp)] = gid
-            for term in set(fp.title):  # set(): a hand-made fingerprint may repeat a term
-                _post(self._by_term, term, gid)
-            for shingle in set(fp.shingles):
-                _post(self._by_shingle, shingle, gid)
-        else:
-            for term in set(fp.title):
-                _move_last(self._by_term, term, gid)
-            for shingle in set(fp.shingles):
-                _move_last(self._by_shingle, shingle, gid)
+            hold = _post
+        else:  # a copy seen again: its group becomes the latest holder of its tokens
+            hold = _move_last
+        for term in set(fp.title):  # set(): a hand-made fingerprint may repeat a term
+            hold(self._by_term, term, gid)
+        for shingle in set(fp.shingles):
+            hold(self._by_shingle, shingle, gid)
         self._groups[gid].members.append((at, order))
         heapq.heappush(self._by_age, (at, order, gid))
         self._size += 1
@@ -748,19 +746,12 @@ class ClusterIndex:
         ``gid`` is a group of the window, so every term and shingle it has is posted.
         """
         other = self._groups[gid].fp
-        shared_terms = sum(
-            1
-            for t in set(fp.title) & set(other.title)
-            if gid in _walked(self._by_term[t], RECENT_TERM_HOLDERS)
+        return (
+            _counted(self._by_term, fp.title, other.title, gid, RECENT_TERM_HOLDERS)
+            >= MIN_SHARED_TERMS
+            or _counted(self._by_shingle, fp.shingles, other.shingles, gid, RECENT_SHINGLE_HOLDERS)
+            >= MIN_SHARED_SAMPLES
         )
-        if shared_terms >= MIN_SHARED_TERMS:
-            return True
-        shared_shingles = sum(
-            1
-            for h in set(fp.shingles) & set(other.shingles)
-            if gid in _walked(self._by_shingle[h], RECENT_SHINGLE_HOLDERS)
-        )
-        return shared_shingles >= MIN_SHARED_SAMPLES
 
     def _candidates(self, fp: Fingerprint) -> set[int]:
         """Groups sharing three rare headline terms or two rare sampled lead shingles.
@@ -774,6 +765,18 @@ class ClusterIndex:
             _holding(self._by_shingle, fp.shingles, MIN_SHARED_SAMPLES, RECENT_SHINGLE_HOLDERS)
         )
         return found
+
+
+def _counted(
+    index: dict[_Token, _Posting],
+    tokens: Iterable[_Token],
+    others: Iterable[_Token],
+    gid: int,
+    recent: int,
+) -> int:
+    """How many tokens the two stories share that count for group ``gid``: those of
+    whose postings a lookup walks ``gid``."""
+    return sum(1 for t in set(tokens) & set(others) if gid in _walked(index[t], recent))
 
 
 def _holding(
