@@ -53,6 +53,7 @@ from watcher.core.text import html_to_text  # noqa: E402
 PAIRS = ROOT / "tests" / "data" / "cluster_pairs.jsonl"
 CORPUS = ROOT.parent / "shared" / "corpus" / "feeds"
 FLOOR = 0.97
+GATES = (None, 24, 12, 6, 3)  # hours: a pair further apart than this may not merge
 _WORD = re.compile(r"\w[\w'’.-]*\w|\w")
 
 
@@ -274,9 +275,6 @@ def main() -> int:
     shared_figures(pairs, [fingerprint(t, lead) for _, t, lead in corpus])
     time_apart(pairs, rows, labels)
     return 0
-
-
-GATES = (None, 24, 12, 6, 3)  # hours: a pair further apart than this scores 0
 
 
 def time_apart(
