@@ -87,7 +87,8 @@ class Side:
 
 
 def weighted(terms: frozenset[str], idf: Callable[[str], float]) -> float:
-    return sum(idf(t) for t in terms)
+    # fsum: exact, so a set's order (string hashes vary by process) cannot move a tie.
+    return math.fsum(idf(t) for t in terms)
 
 
 def features(
@@ -97,8 +98,10 @@ def features(
     explained = ((a.title - b.title) & b.lead) | ((b.title - a.title) & a.lead)
     union = weighted(a.title | b.title, idf)
     headline = weighted(shared | explained, idf) / union if union else 0.0
-    dot = sum(idf(t) ** 2 for t in a.terms & b.terms)
-    norm = math.sqrt(sum(idf(t) ** 2 for t in a.terms) * sum(idf(t) ** 2 for t in b.terms))
+    dot = math.fsum(idf(t) ** 2 for t in a.terms & b.terms)
+    norm = math.sqrt(
+        math.fsum(idf(t) ** 2 for t in a.terms) * math.fsum(idf(t) ** 2 for t in b.terms)
+    )
     eunion = weighted(a.entities | b.entities, eidf)
     na, nb = cluster._numbers(a.title), cluster._numbers(b.title)
     return {
