@@ -31,7 +31,6 @@ may not merge.
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
@@ -50,7 +49,6 @@ from watcher.core import cluster  # noqa: E402
 from watcher.core.cluster import Fingerprint, fingerprint, similarity  # noqa: E402
 from watcher.core.text import html_to_text  # noqa: E402
 
-PAIRS = ROOT / "tests" / "data" / "cluster_pairs.jsonl"
 CORPUS = ROOT.parent / "shared" / "corpus" / "feeds"
 FLOOR = 0.97
 GATES = (None, 24, 12, 6, 3)  # hours: a pair further apart than this may not merge
@@ -236,6 +234,7 @@ def main() -> int:
     if not CORPUS.is_dir():
         print(f"{CORPUS} absent: document frequencies cannot be estimated")
         return 0
+    from bench_cluster import load_pairs
     from bench_cluster_scale import load_corpus
 
     corpus = load_corpus(CORPUS)
@@ -253,7 +252,7 @@ def main() -> int:
     def eidf(t: str) -> float:
         return math.log((n + 1) / (edf[t] + 1))
 
-    pairs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines()]
+    pairs = load_pairs()
     labels = [bool(p["same"]) for p in pairs]
     cross = [bool(p.get("cross_language")) for p in pairs]
     rows = [

@@ -77,7 +77,6 @@ from synthetic_text import ZipfVocabulary, real_function_words  # noqa: E402
 from watcher.core import cluster  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "feeds"
-PAIRS = ROOT / "tests" / "data" / "cluster_pairs.jsonl"
 T0 = datetime(2026, 1, 1)
 COPY_SHARE = 0.10
 RECENT = 300  # a near copy is of one of the last RECENT stories (80% of them), else any earlier
@@ -651,7 +650,9 @@ def buried(
 ) -> None:  # fmt: skip
     """The labelled same-event pairs the rule merges, each with a busy window between
     its two stories: is the second still found?  What bounding a lookup costs."""
-    pairs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines()]
+    from bench_cluster import load_pairs
+
+    pairs = load_pairs()
     merged = []
     for pair in pairs:
         a, b = pair["a"], pair["b"]
